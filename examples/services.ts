@@ -1,0 +1,72 @@
+// The classic net/rpc example services, shared by the demo, the example server, tests and benchmarks.
+import { RpcError, Code } from "../core/errors.js";
+import type { CallContext } from "../core/context.js";
+
+export interface GetUserReq {
+  id: string;
+}
+
+export interface GetUserResp {
+  Id: string;
+  Name: string;
+  Phone: string;
+}
+
+const users: ReadonlyMap<string, GetUserResp> = new Map([
+  ["1", { Id: "1", Name: "bala", Phone: "13100001111" }],
+  ["2", { Id: "2", Name: "小王", Phone: "13200001111" }],
+]);
+
+export class UserServer {
+  GetUser(req: GetUserReq): GetUserResp {
+    const user = users.get(String(req?.id));
+    // NOT_FOUND travels as a code to netrpc peers; Go peers see only the text.
+    if (!user) throw new RpcError(Code.NOT_FOUND, "user not found");
+    return user;
+  }
+}
+
+export interface Args {
+  A: number;
+  B: number;
+}
+
+export interface Quotient {
+  Quo: number;
+  Rem: number;
+}
+
+export class Arith {
+  Multiply(args: Args): number {
+    return args.A * args.B;
+  }
+
+  Divide(args: Args): Quotient {
+    if (args.B === 0) throw new Error("divide by zero");
+    return { Quo: Math.trunc(args.A / args.B), Rem: args.A % args.B };
+  }
+}
+
+/** Longest sleep Slow.Sleep accepts, so a caller cannot park a handler for ever. */
+export const MAX_SLEEP_MS = 10_000;
+
+export class Slow {
+  Sleep(ms: number, ctx: CallContext): Promise<number> {
+    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0 || ms > MAX_SLEEP_MS) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `rpc: Slow.Sleep takes 0..${MAX_SLEEP_MS} ms, got ${String(ms)}`);
+    }
+    return new Promise((resolve, reject) => {
+      const signal = ctx.signal;
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(RpcError.from(signal.reason));
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(ms);
+      }, ms);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,132 @@
+// JSON over newline-delimited frames, byte-compatible with Go's net/rpc/jsonrpc.
+//
+// Request:  {"method":"Arith.Multiply","params":[{"A":7,"B":8}],"id":0}
+// Response: {"id":0,"result":56,"error":null}  |  {"id":0,"result":null,"error":"divide by zero","code":2}
+// Cancel:   {"id":0,"cancel":true}
+// Our extensions are extra members Go ignores: "timeout" (ms) and "metadata" on requests, "code"
+// on errors, "void"/"null" on results that are undefined/null (Go's client rejects "result":null,
+// so those travel as {} and the member restores them).
+import { Code, isCode } from "../core/codes.js";
+import { RpcError } from "../core/errors.js";
+import { readMetadata, hasMetadata } from "../core/metadata.js";
+import { decodeUtf8 } from "../core/utf8.js";
+import { NewlineFramer } from "../core/framing/newline.js";
+import type { Codec, CodecSession } from "../core/codec.js";
+import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../core/envelope.js";
+
+/** Go's server sends these texts without a code; we give them the code a netrpc server would. */
+const GO_TEXTS: ReadonlyArray<readonly [string, Code]> = [
+  ["rpc: can't find service ", Code.UNIMPLEMENTED],
+  ["rpc: can't find method ", Code.UNIMPLEMENTED],
+  ["rpc: service/method request ill-formed: ", Code.UNIMPLEMENTED],
+];
+
+function malformed(detail: string): RpcError {
+  return new RpcError(Code.INVALID_ARGUMENT, `rpc: malformed JSON message: ${detail}`);
+}
+
+function parse(frame: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(decodeUtf8(frame));
+  } catch (err) {
+    throw malformed((err as Error).message);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw malformed("not an object");
+  return value as Record<string, unknown>;
+}
+
+function isId(id: unknown): id is CallId {
+  return (typeof id === "number" && Number.isFinite(id)) || typeof id === "string";
+}
+
+function stringify(value: unknown, what: string): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    throw new RpcError(Code.INTERNAL, `rpc: cannot encode ${what} as JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function decodeRequest(frame: Uint8Array): ServerInbound {
+  const msg = parse(frame);
+  const id = msg.id;
+  if (!isId(id)) throw malformed("request has no usable id");
+  if (msg.cancel === true) return { kind: "cancel", id };
+  const invalid = (message: string): ServerInbound => ({ kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message } });
+  const method = msg.method;
+  if (typeof method !== "string") return invalid("rpc: request has no method");
+  // Go sends params as a one-element array; a bare value is accepted for other JSON-RPC clients.
+  let params = msg.params;
+  if (Array.isArray(params)) {
+    if (params.length > 1) return invalid(`rpc: params must be an array of one value, got ${params.length}`);
+    params = params[0];
+  }
+  let timeout: number | undefined;
+  if (msg.timeout !== undefined) {
+    if (typeof msg.timeout !== "number" || !(msg.timeout >= 0) || !Number.isFinite(msg.timeout)) {
+      return invalid("rpc: timeout must be a non-negative number of milliseconds");
+    }
+    timeout = msg.timeout;
+  }
+  let metadata;
+  try {
+    metadata = msg.metadata === undefined ? undefined : readMetadata(msg.metadata);
+  } catch (err) {
+    return invalid((err as Error).message);
+  }
+  return { kind: "request", id, method, params, timeout, metadata };
+}
+
+function decodeResponse(frame: Uint8Array): ResponseEnvelope {
+  const msg = parse(frame);
+  const id = msg.id;
+  if (!isId(id)) throw malformed("response has no usable id");
+  const error = msg.error;
+  if (error !== null && error !== undefined) {
+    const message = typeof error === "string" ? error : JSON.stringify(error);
+    let code: Code = isCode(msg.code) && msg.code !== Code.OK ? msg.code : Code.UNKNOWN;
+    if (!isCode(msg.code)) for (const [prefix, c] of GO_TEXTS) if (message.startsWith(prefix)) code = c;
+    return { kind: "response", id, error: { code, message } };
+  }
+  if (msg.void === true) return { kind: "response", id, result: undefined };
+  if (msg.null === true) return { kind: "response", id, result: null };
+  return { kind: "response", id, result: msg.result };
+}
+
+function encodeRequest(req: RequestEnvelope): string {
+  let out = `{"method":${JSON.stringify(req.method)},"params":[${stringify(req.params ?? null, "params")}],"id":${JSON.stringify(req.id)}`;
+  if (req.timeout !== undefined) out += `,"timeout":${Math.ceil(req.timeout)}`;
+  if (hasMetadata(req.metadata)) out += `,"metadata":${JSON.stringify(req.metadata)}`;
+  return out + "}";
+}
+
+function encodeResponse(res: ResponseEnvelope): string {
+  const id = JSON.stringify(res.id);
+  if (res.error) {
+    const message = res.error.message || "unspecified error";
+    return `{"id":${id},"result":null,"error":${JSON.stringify(message)},"code":${res.error.code}}`;
+  }
+  const result = res.result;
+  if (result === undefined) return `{"id":${id},"result":{},"error":null,"void":true}`;
+  if (result === null) return `{"id":${id},"result":{},"error":null,"null":true}`;
+  const json = stringify(result, "result");
+  // JSON.stringify gives undefined for functions and symbols: treat them like undefined.
+  if (json === undefined) return `{"id":${id},"result":{},"error":null,"void":true}`;
+  return `{"id":${id},"result":${json},"error":null}`;
+}
+
+const session: CodecSession = {
+  createFramer: (max) => new NewlineFramer(max),
+  encodeRequest,
+  encodeCancel: (id) => `{"id":${JSON.stringify(id)},"cancel":true}`,
+  encodeResponse,
+  decodeRequest,
+  decodeResponse,
+};
+
+/** The default codec. Stateless, so every connection shares one session. */
+export const json: Codec = {
+  name: "json",
+  fork: () => session,
+};

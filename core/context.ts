@@ -1,0 +1,73 @@
+// The per-call context a handler and every interceptor sees: method, metadata, deadline, peer, signal.
+import type { Metadata } from "./metadata.js";
+
+/** Who is on the other end of a connection. */
+export interface Peer {
+  /** "tcp", "unix", ... */
+  readonly transport: string;
+  readonly address?: string;
+  readonly port?: number;
+}
+
+const NO_PEER: Peer = Object.freeze({ transport: "unknown" });
+
+/**
+ * One call's context. On the server it is the handler's second argument; on the client it is
+ * what interceptors see. The AbortSignal is made on first use, because most handlers never
+ * look at it and an AbortController per call is measurable at high call rates.
+ */
+export class CallContext {
+  /** "Service.Method". */
+  readonly method: string;
+  /** Incoming metadata on the server, outgoing metadata on the client (interceptors may add to it). */
+  readonly metadata: Metadata;
+  /** Absolute deadline in epoch milliseconds (comparable with Date.now()), if the caller set one. */
+  readonly deadline: number | undefined;
+  readonly peer: Peer;
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+  #listeners: Array<(reason: unknown) => void> | undefined;
+
+  constructor(method: string, metadata: Metadata, deadline?: number, peer?: Peer) {
+    this.method = method;
+    this.metadata = metadata;
+    this.deadline = deadline;
+    this.peer = peer ?? NO_PEER;
+  }
+
+  /** Aborted when the caller cancels, the deadline passes, or the connection goes away. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Milliseconds left before the deadline (Infinity without one, never negative). */
+  timeRemaining(now: number = Date.now()): number {
+    return this.deadline === undefined ? Infinity : Math.max(0, this.deadline - now);
+  }
+
+  /** @internal Ends the call's life: aborts the signal and tells the library's own listeners. */
+  _abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const fn of listeners) fn(reason);
+  }
+
+  /** @internal A cheap abort listener for the library (no AbortController needed). */
+  _onAbort(fn: (reason: unknown) => void): void {
+    if (this.#aborted) fn(this.#reason);
+    else (this.#listeners ??= []).push(fn);
+  }
+}

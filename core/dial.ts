@@ -1,0 +1,24 @@
+// dial(address): connect over the address's transport and wrap the connection in a Client.
+import { Client, type ClientOptions } from "./client.js";
+import { codecFor } from "../codecs/registry.js";
+import { parseTarget, transportFor } from "../transports/registry.js";
+
+export interface DialOptions extends Omit<ClientOptions, "peer"> {
+  /** Milliseconds to wait for the connection; default 20 s. */
+  connectTimeout?: number;
+  /** Abort the dial. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Connects to `tcp://host:port`, `unix:///path` (or a bare `host:port`); `?codec=` in the
+ * address or `options.codec` picks the codec (default JSON). Rejects with UNAVAILABLE when the
+ * connection cannot be made.
+ */
+export async function dial(address: string, options: DialOptions = {}): Promise<Client> {
+  const url = parseTarget(address);
+  const codec = options.codec ?? codecFor(url);
+  const dialOptions = { ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }), ...(options.signal ? { signal: options.signal } : {}) };
+  const { stream, peer } = await transportFor(url).dial(url, dialOptions);
+  return new Client(stream, { ...options, codec, peer });
+}

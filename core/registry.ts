@@ -1,0 +1,98 @@
+// The service map: which "Service.Method" names exist and the functions behind them.
+import type { CallContext } from "./context.js";
+
+/** A registered handler: `(params, ctx) => result | Promise<result>`. */
+export type Handler = (params: any, ctx: CallContext) => unknown;
+
+export interface Method {
+  /** "Service.Method". */
+  readonly name: string;
+  readonly service: string;
+  readonly method: string;
+  /** The handler, bound to the registered object. */
+  readonly call: (params: unknown, ctx: CallContext) => unknown;
+}
+
+export interface RegisterOptions {
+  /** Service name; defaults to the object's class name. Required for plain objects. */
+  name?: string;
+}
+
+const SERVICE_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+
+/**
+ * The names an object exposes. For a class instance: the functions on its class prototypes,
+ * walking up to (not including) Object.prototype; for a plain object: its own functions.
+ * Never `constructor`, never `_`-prefixed names, never symbols, never accessors (reading a
+ * getter would run user code at registration).
+ */
+export function exposedMethods(obj: object): Map<string, Function> {
+  const found = new Map<string, Function>();
+  const proto = Object.getPrototypeOf(obj);
+  const plain = proto === Object.prototype || proto === null;
+  for (let p: object | null = plain ? obj : proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const key of Object.getOwnPropertyNames(p)) {
+      if (key === "constructor" || key.startsWith("_") || key.includes(".") || found.has(key)) continue;
+      const value = Object.getOwnPropertyDescriptor(p, key)?.value;
+      if (typeof value === "function") found.set(key, value);
+    }
+    if (plain) break;
+  }
+  return found;
+}
+
+export class Registry {
+  readonly #services = new Map<string, Map<string, Method>>();
+
+  /** Adds obj's methods under its service name; throws naming the rule that failed. */
+  register(obj: object, options: RegisterOptions = {}): string {
+    if (typeof obj !== "object" || obj === null) {
+      throw new TypeError(`rpc.Register: expected an object, got ${obj === null ? "null" : typeof obj}`);
+    }
+    const className = (Object.getPrototypeOf(obj) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    const name = options.name ?? (typeof className === "string" && className !== "Object" ? className : "");
+    if (!name) throw new TypeError("rpc.Register: no service name for a plain object (hint: register(obj, { name: \"Service\" }))");
+    if (!SERVICE_NAME.test(name)) {
+      throw new TypeError(`rpc.Register: service name ${JSON.stringify(name)} is not an identifier or a dotted path of identifiers`);
+    }
+    if (this.#services.has(name)) throw new Error(`rpc: service already defined: ${name}`);
+    const methods = new Map<string, Method>();
+    for (const [method, fn] of exposedMethods(obj)) {
+      methods.set(method, { name: `${name}.${method}`, service: name, method, call: fn.bind(obj) as Method["call"] });
+    }
+    if (methods.size === 0) {
+      throw new TypeError(
+        `rpc.Register: type ${name} has no exported methods of suitable type ` +
+          "(hint: define methods on the class; constructor, _private and symbol names are never exposed)",
+      );
+    }
+    this.#services.set(name, methods);
+    return name;
+  }
+
+  /** Splits at the last dot as Go does; never indexes an object with the wire string. */
+  lookup(fullName: string): Method | LookupFailure {
+    const dot = fullName.lastIndexOf(".");
+    if (dot < 0) return { failure: "ill-formed", message: `rpc: service/method request ill-formed: ${fullName}` };
+    const service = this.#services.get(fullName.slice(0, dot));
+    if (!service) return { failure: "service", message: `rpc: can't find service ${fullName}` };
+    return service.get(fullName.slice(dot + 1)) ?? { failure: "method", message: `rpc: can't find method ${fullName}` };
+  }
+
+  /** Every registered "Service.Method", sorted. */
+  list(): string[] {
+    const out: string[] = [];
+    for (const methods of this.#services.values()) for (const m of methods.values()) out.push(m.name);
+    return out.sort();
+  }
+}
+
+export interface LookupFailure {
+  readonly failure: "ill-formed" | "service" | "method";
+  /** Go's own text for this failure, so Go clients see what a Go server would say. */
+  readonly message: string;
+}
+
+export function isLookupFailure(m: Method | LookupFailure): m is LookupFailure {
+  return "failure" in m;
+}

@@ -1,0 +1,162 @@
+// The Server: a registry of services, interceptors, and the connections and listeners it serves.
+import type net from "node:net";
+import type { Duplex } from "node:stream";
+import { Code } from "./codes.js";
+import { RpcError } from "./errors.js";
+import { compose, type Interceptor, type Next } from "./interceptor.js";
+import { Registry, isLookupFailure, type RegisterOptions } from "./registry.js";
+import { ServerConnection, type Dispatcher } from "./server-conn.js";
+import type { CallContext, Peer } from "./context.js";
+import type { Codec } from "./codec.js";
+import type { RequestEnvelope } from "./envelope.js";
+import type { Listener } from "./transport.js";
+import { DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, intOption } from "./options.js";
+import { json } from "../codecs/json.js";
+import { codecFor } from "../codecs/registry.js";
+import { parseTarget, transportFor } from "../transports/registry.js";
+
+export interface ServerOptions {
+  /** Codec for connections that do not choose one; default JSON (Go's net/rpc/jsonrpc wire format). */
+  codec?: Codec;
+  /** Largest message accepted, in bytes; default 4 MiB, as gRPC. A larger one closes its connection. */
+  maxMessageSize?: number;
+  /** In-flight calls per connection before new ones get RESOURCE_EXHAUSTED; default 4096. */
+  maxConcurrentCalls?: number;
+  /** Run around every call, the first outermost. */
+  interceptors?: Interceptor[];
+}
+
+export interface ServeConnOptions {
+  codec?: Codec;
+  peer?: Peer;
+}
+
+function peerOf(stream: Duplex): Peer {
+  const s = stream as Partial<net.Socket>;
+  if (typeof s.remoteAddress === "string") return { transport: "tcp", address: s.remoteAddress, port: s.remotePort ?? 0 };
+  return { transport: "stream" };
+}
+
+/**
+ * Serves registered objects. `register(obj)` exposes the methods of obj's class as
+ * "ClassName.Method"; `serveConn(socket)` serves one connection; `listen(url)` binds an address.
+ */
+export class Server implements Dispatcher {
+  readonly maxMessageSize: number;
+  readonly maxConcurrentCalls: number;
+  readonly #codec: Codec;
+  readonly #registry = new Registry();
+  readonly #interceptors: Interceptor[];
+  #chain: Next | undefined;
+  readonly #connections = new Set<ServerConnection>();
+  readonly #listeners = new Set<Listener>();
+  readonly #netServers = new Set<net.Server>();
+  #state: "serving" | "draining" | "closed" = "serving";
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: ServerOptions = {}) {
+    this.maxMessageSize = intOption("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_LIMIT);
+    this.maxConcurrentCalls = intOption("maxConcurrentCalls", options.maxConcurrentCalls, DEFAULT_MAX_CONCURRENT_CALLS, 1, 2 ** 31 - 1);
+    this.#codec = options.codec ?? json;
+    this.#interceptors = [...(options.interceptors ?? [])];
+  }
+
+  /** Exposes obj's methods as "Service.Method"; the service is obj's class name unless `name` is given. */
+  register(obj: object, options?: RegisterOptions): this {
+    this.#registry.register(obj, options);
+    return this;
+  }
+
+  /** Adds interceptors after those already installed (so they run inside them). */
+  use(...interceptors: Interceptor[]): this {
+    this.#interceptors.push(...interceptors);
+    this.#chain = undefined;
+    return this;
+  }
+
+  /** Every callable "Service.Method", sorted. */
+  methods(): string[] {
+    return this.#registry.list();
+  }
+
+  /** @internal */
+  lookupError(method: string): string | undefined {
+    const found = this.#registry.lookup(method);
+    return isLookupFailure(found) ? found.message : undefined;
+  }
+
+  /** @internal Runs one call through the interceptors to its handler. */
+  dispatch(req: RequestEnvelope, ctx: CallContext): unknown {
+    if (this.#interceptors.length === 0) return this.#invoke(req.method, req.params, ctx);
+    this.#chain ??= compose(this.#interceptors, async (r, c) => this.#invoke(r.method, r.params, c));
+    return this.#chain({ method: req.method, params: req.params }, ctx);
+  }
+
+  #invoke(method: string, params: unknown, ctx: CallContext): unknown {
+    const found = this.#registry.lookup(method);
+    if (isLookupFailure(found)) throw new RpcError(Code.UNIMPLEMENTED, found.message);
+    return found.call(params, ctx);
+  }
+
+  /** Serves one connection (any Duplex) until it ends; the promise settles then and never rejects. */
+  serveConn(stream: Duplex, options: ServeConnOptions = {}): Promise<void> {
+    if (this.#state !== "serving") {
+      stream.destroy();
+      return Promise.resolve();
+    }
+    const conn = new ServerConnection(this, stream, (options.codec ?? this.#codec).fork(), options.peer ?? peerOf(stream));
+    this.#connections.add(conn);
+    return conn.done.then(() => {
+      this.#connections.delete(conn);
+    });
+  }
+
+  /** Serves every connection a net.Server (or tls.Server) accepts. */
+  serve(netServer: net.Server): this {
+    this.#netServers.add(netServer);
+    netServer.on("connection", (socket: net.Socket) => {
+      socket.setNoDelay(true);
+      void this.serveConn(socket);
+    });
+    return this;
+  }
+
+  /** Binds an address such as tcp://127.0.0.1:1234 or unix:///tmp/app.sock (`?codec=` picks the codec). */
+  async listen(address: string): Promise<Listener> {
+    if (this.#state !== "serving") throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
+    const url = parseTarget(address);
+    const codec = codecFor(url, this.#codec);
+    const listener = await transportFor(url).listen(url, ({ stream, peer }) => void this.serveConn(stream, { codec, peer }));
+    this.#listeners.add(listener);
+    return listener;
+  }
+
+  /** Stops at once: listeners close, connections are cut, handlers see their signal abort. Idempotent. */
+  close(): Promise<void> {
+    this.#state = "closed";
+    for (const conn of this.#connections) conn.close();
+    return this.#stopAccepting();
+  }
+
+  /**
+   * Stops gracefully: listeners close, calls in flight finish, new calls are refused with
+   * UNAVAILABLE, and each connection closes once it is idle. Call close() to cut it short.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#state === "serving") this.#state = "draining";
+    const stopping = this.#stopAccepting();
+    const pending = [...this.#connections].map((conn) => {
+      conn.drain();
+      return conn.done;
+    });
+    await Promise.all([stopping, ...pending]);
+  }
+
+  #stopAccepting(): Promise<void> {
+    this.#stopped ??= Promise.all([
+      ...[...this.#listeners].map((l) => l.close()),
+      ...[...this.#netServers].map((s) => new Promise<void>((done) => (s.listening ? s.close(() => done()) : done()))),
+    ]).then(() => undefined);
+    return this.#stopped;
+  }
+}

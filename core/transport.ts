@@ -1,0 +1,30 @@
+// The transport seam for byte streams: dial an address, or listen and hand over each connection.
+import type { Duplex } from "node:stream";
+import type { Peer } from "./context.js";
+
+/** A bound address. `url` shows the real port when port 0 was asked for. */
+export interface Listener {
+  readonly url: string;
+  /** The bound TCP port (undefined for unix sockets). */
+  readonly port: number | undefined;
+  /** Stops accepting; connections already accepted are left to their server. */
+  close(): Promise<void>;
+}
+
+export interface Connection {
+  readonly stream: Duplex;
+  readonly peer: Peer;
+}
+
+export interface DialOptions {
+  /** Milliseconds to wait for the connection; default 20 s (gRPC's minimum connect timeout). */
+  connectTimeout?: number;
+  signal?: AbortSignal;
+}
+
+export interface StreamTransport {
+  /** URL schemes served, e.g. ["tcp", "unix"]. */
+  readonly schemes: readonly string[];
+  dial(url: URL, options: DialOptions): Promise<Connection>;
+  listen(url: URL, onConnection: (conn: Connection) => void): Promise<Listener>;
+}

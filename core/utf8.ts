@@ -1,0 +1,8 @@
+// UTF-8 decoding that uses Buffer's fast path on Node and TextDecoder elsewhere (browsers).
+const decoder = new TextDecoder();
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+
+export function decodeUtf8(bytes: Uint8Array): string {
+  if (NodeBuffer && bytes instanceof NodeBuffer) return bytes.toString("utf8");
+  return decoder.decode(bytes);
+}

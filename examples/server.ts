@@ -1,0 +1,27 @@
+// The example server: the classic net/rpc services on every --listen address.
+//   npm run example-server -- --listen tcp://127.0.0.1:1234 [--listen unix:///tmp/netrpc.sock]
+import { parseArgs } from "node:util";
+import { Server } from "../index.js";
+import { Arith, Slow, UserServer } from "./services.js";
+
+const { values } = parseArgs({ options: { listen: { type: "string", multiple: true } } });
+const addresses = values.listen?.length ? values.listen : ["tcp://127.0.0.1:1234"];
+
+const server = new Server();
+server.register(new UserServer()).register(new Arith()).register(new Slow());
+
+for (const address of addresses) {
+  const listener = await server.listen(address);
+  process.stdout.write(`LISTENING ${listener.url}\n`);
+}
+
+const stop = () => {
+  // Finish the calls in flight, then exit; a second signal cuts them short.
+  process.removeListener("SIGTERM", stop);
+  process.removeListener("SIGINT", stop);
+  process.once("SIGTERM", () => void server.close());
+  process.once("SIGINT", () => void server.close());
+  void server.shutdown().then(() => process.exit(0));
+};
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);

@@ -1,0 +1,57 @@
+// The netrpc CLI against a live server: results on stdout, errors on stderr with a non-zero exit.
+import t from "tap";
+import { Server, type CallContext } from "../index.js";
+import { Arith, Slow, UserServer } from "../examples/services.js";
+import { runTs } from "./helpers/process.js";
+
+class Echo {
+  Metadata(_: unknown, ctx: CallContext) {
+    return ctx.metadata;
+  }
+}
+
+t.test("netrpc call", async (t) => {
+  const server = new Server();
+  server.register(new UserServer()).register(new Arith()).register(new Slow()).register(new Echo());
+  const { url } = await server.listen("tcp://127.0.0.1:0");
+  t.teardown(() => server.close());
+  const cli = (...args: string[]) => runTs("bin/netrpc.ts", args);
+
+  const ok = await cli("call", url, "UserServer.GetUser", '{"id":"2"}');
+  t.equal(ok.code, 0, ok.stderr);
+  t.same(JSON.parse(ok.stdout), { Id: "2", Name: "小王", Phone: "13200001111" });
+
+  const bare = await cli("call", url.replace("tcp://", ""), "Arith.Multiply", '{"A":6,"B":7}', "--codec", "json");
+  t.equal(bare.stdout.trim(), "42", "host:port means tcp");
+
+  const notFound = await cli("call", url, "UserServer.GetUser", '{"id":"9"}');
+  t.equal(notFound.code, 1);
+  t.equal(notFound.stdout, "");
+  t.match(notFound.stderr, /NOT_FOUND \(5\): user not found/);
+
+  const md = await cli("call", url, "Echo.Metadata", "null", "--metadata", "tenant=acme", "--metadata", "tag=a", "--metadata", "tag=b");
+  t.same(JSON.parse(md.stdout), { tenant: "acme", tag: ["a", "b"] });
+
+  const late = await cli("call", url, "Slow.Sleep", "5000", "--timeout", "50");
+  t.equal(late.code, 1);
+  t.match(late.stderr, /DEADLINE_EXCEEDED \(4\)/);
+
+  const unknown = await cli("call", url, "Nope.Nope", "{}");
+  t.match(unknown.stderr, /UNIMPLEMENTED \(12\): rpc: can't find service Nope.Nope/);
+
+  const refused = await cli("call", "tcp://127.0.0.1:1", "Arith.Multiply", "{}");
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /UNAVAILABLE \(14\)/);
+
+  const badJson = await cli("call", url, "Arith.Multiply", "{nope");
+  t.equal(badJson.code, 2);
+  t.match(badJson.stderr, /params are not JSON/);
+
+  const badCodec = await cli("call", url, "Arith.Multiply", "{}", "--codec", "xml");
+  t.equal(badCodec.code, 2);
+  t.match(badCodec.stderr, /unknown codec "xml"/);
+
+  const usage = await cli("frobnicate");
+  t.equal(usage.code, 2);
+  t.match(usage.stderr, /usage: netrpc call/);
+});

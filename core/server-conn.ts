@@ -9,15 +9,16 @@ import type { CodecSession } from "./codec.js";
 import type { CallId, RequestEnvelope, ServerInbound } from "./envelope.js";
 import type { Framer } from "./framing/framer.js";
 import type { Metadata } from "./metadata.js";
+import { isLookupFailure, type LookupFailure, type Method } from "./registry.js";
 
 /** What a connection needs from its server. */
 export interface Dispatcher {
   readonly maxMessageSize: number;
   readonly maxConcurrentCalls: number;
+  /** Finds the method before any work, so unknown names cost nothing; Go's text when missing. */
+  resolve(name: string): Method | LookupFailure;
   /** Runs one call; throws or rejects with what the caller should see. */
-  dispatch(req: RequestEnvelope, ctx: CallContext): unknown;
-  /** Checks the method exists before any work, so unknown names cost nothing. */
-  lookupError(method: string): string | undefined;
+  dispatch(method: Method, req: RequestEnvelope, ctx: CallContext): unknown;
 }
 
 const NO_METADATA: Metadata = Object.freeze(Object.create(null)) as Metadata;
@@ -113,8 +114,8 @@ export class ServerConnection {
     if (this.#inflight.size >= this.#server.maxConcurrentCalls) {
       return this.#reply(id, undefined, new RpcError(Code.RESOURCE_EXHAUSTED, `rpc: too many concurrent calls on this connection (maxConcurrentCalls ${this.#server.maxConcurrentCalls})`));
     }
-    const missing = this.#server.lookupError(req.method);
-    if (missing !== undefined) return this.#reply(id, undefined, new RpcError(Code.UNIMPLEMENTED, missing));
+    const method = this.#server.resolve(req.method);
+    if (isLookupFailure(method)) return this.#reply(id, undefined, new RpcError(Code.UNIMPLEMENTED, method.message));
 
     const deadline = req.timeout === undefined ? undefined : Date.now() + req.timeout;
     const ctx = new CallContext(req.method, req.metadata ?? NO_METADATA, deadline, this.peer);
@@ -127,7 +128,7 @@ export class ServerConnection {
     }
     let result: unknown;
     try {
-      result = this.#server.dispatch(req, ctx);
+      result = this.#server.dispatch(method, req, ctx);
     } catch (err) {
       this.#settle(id, undefined, err, true);
       return;
@@ -147,10 +148,12 @@ export class ServerConnection {
     const ctx = this.#inflight.get(id);
     if (!ctx) return;
     this.#inflight.delete(id);
-    const timer = this.#timers.get(id);
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      this.#timers.delete(id);
+    if (this.#timers.size > 0) {
+      const timer = this.#timers.get(id);
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        this.#timers.delete(id);
+      }
     }
     if (error !== undefined) ctx._abort(RpcError.from(error));
     if (reply) this.#reply(id, result, error);

@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import { Code } from "./codes.js";
 import { RpcError } from "./errors.js";
 import { compose, type Interceptor, type Next } from "./interceptor.js";
-import { Registry, isLookupFailure, type RegisterOptions } from "./registry.js";
+import { Registry, isLookupFailure, type LookupFailure, type Method, type RegisterOptions } from "./registry.js";
 import { ServerConnection, type Dispatcher } from "./server-conn.js";
 import type { CallContext, Peer } from "./context.js";
 import type { Codec } from "./codec.js";
@@ -80,22 +80,20 @@ export class Server implements Dispatcher {
   }
 
   /** @internal */
-  lookupError(method: string): string | undefined {
-    const found = this.#registry.lookup(method);
-    return isLookupFailure(found) ? found.message : undefined;
+  resolve(name: string): Method | LookupFailure {
+    return this.#registry.lookup(name);
   }
 
   /** @internal Runs one call through the interceptors to its handler. */
-  dispatch(req: RequestEnvelope, ctx: CallContext): unknown {
-    if (this.#interceptors.length === 0) return this.#invoke(req.method, req.params, ctx);
-    this.#chain ??= compose(this.#interceptors, async (r, c) => this.#invoke(r.method, r.params, c));
+  dispatch(method: Method, req: RequestEnvelope, ctx: CallContext): unknown {
+    if (this.#interceptors.length === 0) return method.call(req.params, ctx);
+    // Interceptors may pass on a different request, so the last step looks its method up by name.
+    this.#chain ??= compose(this.#interceptors, async (r, c) => {
+      const found = this.#registry.lookup(r.method);
+      if (isLookupFailure(found)) throw new RpcError(Code.UNIMPLEMENTED, found.message);
+      return found.call(r.params, c);
+    });
     return this.#chain({ method: req.method, params: req.params }, ctx);
-  }
-
-  #invoke(method: string, params: unknown, ctx: CallContext): unknown {
-    const found = this.#registry.lookup(method);
-    if (isLookupFailure(found)) throw new RpcError(Code.UNIMPLEMENTED, found.message);
-    return found.call(params, ctx);
   }
 
   /** Serves one connection (any Duplex) until it ends; the promise settles then and never rejects. */

@@ -1,11 +1,14 @@
-// Coalesces the frames written in one turn of the event loop into a single socket write.
+// Coalesces the frames written while handling one event into a single socket write.
 import type { Duplex } from "node:stream";
 import type { Encoded } from "./codec.js";
 
 /**
- * One write per event-loop turn instead of one per message: at high call rates the syscall and
- * stream bookkeeping per write dominate, and batching lets a server answer many in-flight calls
- * with one write. Strings are concatenated (cheap for JSON); bytes are joined once.
+ * One write per event instead of one per message: at high call rates the syscall and stream
+ * bookkeeping per write dominate, and batching lets a server answer many in-flight calls with
+ * one write. The flush runs on process.nextTick, which Node runs only after the promise
+ * continuations queued by the same event, so replies from sync and already-resolved handlers
+ * share a write, without setImmediate's extra latency. Strings are concatenated (cheap for
+ * JSON); bytes are joined once.
  */
 export class BatchWriter {
   readonly #stream: Duplex;
@@ -23,7 +26,7 @@ export class BatchWriter {
     if (typeof chunk !== "string") this.#allStrings = false;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#flush);
+      process.nextTick(this.#flush);
     }
   }
 

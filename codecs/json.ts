@@ -80,9 +80,10 @@ function decodeRequest(frame: Uint8Array): ServerInbound {
 
 function decodeResponse(frame: Uint8Array): ResponseEnvelope {
   const msg = parse(frame);
-  const id = msg.id;
-  if (!isId(id)) throw malformed("response has no usable id");
   const error = msg.error;
+  // id null with an error: the server's last word about the connection itself.
+  if (!isId(msg.id) && !(msg.id === null && typeof error === "string")) throw malformed("response has no usable id");
+  const id = msg.id as CallId | null;
   if (error !== null && error !== undefined) {
     const message = typeof error === "string" ? error : JSON.stringify(error);
     let code: Code = isCode(msg.code) && msg.code !== Code.OK ? msg.code : Code.UNKNOWN;
@@ -111,8 +112,10 @@ function encodeResponse(res: ResponseEnvelope): string {
   if (result === undefined) return `{"id":${id},"result":{},"error":null,"void":true}`;
   if (result === null) return `{"id":${id},"result":{},"error":null,"null":true}`;
   const json = stringify(result, "result");
-  // JSON.stringify gives undefined for functions and symbols: treat them like undefined.
+  // JSON.stringify gives undefined for functions and symbols, and "null" for NaN, Infinity and
+  // toJSON()s that return null: keep "result":null off the wire all the same.
   if (json === undefined) return `{"id":${id},"result":{},"error":null,"void":true}`;
+  if (json === "null") return `{"id":${id},"result":{},"error":null,"null":true}`;
   return `{"id":${id},"result":${json},"error":null}`;
 }
 

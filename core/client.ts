@@ -43,8 +43,17 @@ export type ProxyMethod<F> = F extends (...args: infer A) => infer R
 
 /** A typed stub for a server class, built without code generation: `client.service<UserServer>("UserServer")`. */
 export type ServiceProxy<T> = {
-  readonly [K in keyof T as K extends "constructor" | `_${string}` ? never : T[K] extends AnyFn ? K : never]: ProxyMethod<T[K]>;
+  readonly [K in keyof T as K extends keyof Object | "then" | "toJSON" | `_${string}` ? never : T[K] extends AnyFn ? K : never]: ProxyMethod<T[K]>;
 };
+
+/** Names a proxy never forwards: what JSON.stringify, String(), await and inspectors look for. */
+const NOT_METHODS = new Set(["then", "toJSON", "inspect", ...Object.getOwnPropertyNames(Object.prototype)]);
+
+/** Validates client options before anything connects; returns the receive limit. */
+export function checkClientOptions(options: ClientOptions): number {
+  if (options.timeout !== undefined && !(options.timeout >= 0)) throw new RangeError(`rpc: option timeout must be a non-negative number of ms, got ${String(options.timeout)}`);
+  return intOption("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_LIMIT);
+}
 
 function deadlineError(method: string, timeout: number): RpcError {
   return new RpcError(Code.DEADLINE_EXCEEDED, `rpc: ${method}: deadline of ${timeout} ms exceeded`);
@@ -68,14 +77,22 @@ export class Client {
 
   /** Wraps a connected stream (as Go's rpc.NewClient); dial() is the usual way in. */
   constructor(stream: Duplex, options: ClientOptions = {}) {
-    const max = intOption("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_LIMIT);
-    if (options.timeout !== undefined && !(options.timeout >= 0)) throw new RangeError("rpc: option timeout must be a non-negative number of ms");
+    const max = checkClientOptions(options);
     this.#timeout = options.timeout;
     this.peer = options.peer;
     this.#conn = new StreamClientConnection(stream, (options.codec ?? json).fork(), max);
     this.closed = this.#conn.closed;
     this.#interceptors = [...(options.interceptors ?? [])];
-    this.#send = compose(this.#interceptors, (req, ctx) => this.#conn.invoke(req, ctx));
+    const send: Next = (req, ctx) => this.#conn.invoke(req, ctx);
+    // Interceptors are user code: whatever they throw or reject with reaches the caller as an RpcError.
+    const chain = compose(this.#interceptors, send);
+    this.#send = this.#interceptors.length === 0 ? send : (req, ctx) => {
+      try {
+        return chain(req, ctx).then(undefined, (err: unknown) => Promise.reject(RpcError.from(err)));
+      } catch (err) {
+        return Promise.reject(RpcError.from(err));
+      }
+    };
   }
 
   /** Calls "Service.Method" with params; resolves with the result or rejects with an RpcError. */
@@ -126,8 +143,9 @@ export class Client {
     const stubs = new Map<string, AnyFn>();
     return new Proxy(Object.create(null) as ServiceProxy<T>, {
       get: (_target, key) => {
-        // "then" must stay undefined, or awaiting the proxy would call the server.
-        if (typeof key !== "string" || key === "then") return undefined;
+        // "then", "toJSON", "toString"... must stay undefined, or awaiting, printing or
+        // serialising the proxy would call the server; none of them can be registered anyway.
+        if (typeof key !== "string" || NOT_METHODS.has(key) || key.startsWith("_")) return undefined;
         let stub = stubs.get(key);
         if (!stub) {
           const method = `${name}.${key}`;

@@ -1,5 +1,5 @@
 // dial(address): connect over the address's transport and wrap the connection in a Client.
-import { Client, type ClientOptions } from "./client.js";
+import { Client, checkClientOptions, type ClientOptions } from "./client.js";
 import { codecFor } from "../codecs/registry.js";
 import { parseTarget, transportFor } from "../transports/registry.js";
 
@@ -16,6 +16,7 @@ export interface DialOptions extends Omit<ClientOptions, "peer"> {
  * connection cannot be made.
  */
 export async function dial(address: string, options: DialOptions = {}): Promise<Client> {
+  checkClientOptions(options);
   const url = parseTarget(address);
   const codec = options.codec ?? codecFor(url);
   const dialOptions = { ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }), ...(options.signal ? { signal: options.signal } : {}) };

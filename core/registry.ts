@@ -24,7 +24,8 @@ const SERVICE_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
  * The names an object exposes. For a class instance: the functions on its class prototypes,
  * walking up to (not including) Object.prototype; for a plain object: its own functions.
  * Never `constructor`, never `_`-prefixed names, never symbols, never accessors (reading a
- * getter would run user code at registration).
+ * getter would run user code at registration), never a name Object.prototype has (a class's own
+ * toString or valueOf is for its own use, and "toString" must mean the same on every service).
  */
 export function exposedMethods(obj: object): Map<string, Function> {
   const found = new Map<string, Function>();
@@ -32,7 +33,7 @@ export function exposedMethods(obj: object): Map<string, Function> {
   const plain = proto === Object.prototype || proto === null;
   for (let p: object | null = plain ? obj : proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
     for (const key of Object.getOwnPropertyNames(p)) {
-      if (key === "constructor" || key.startsWith("_") || key.includes(".") || found.has(key)) continue;
+      if (key.startsWith("_") || key.includes(".") || found.has(key) || Object.hasOwn(Object.prototype, key)) continue;
       const value = Object.getOwnPropertyDescriptor(p, key)?.value;
       if (typeof value === "function") found.set(key, value);
     }

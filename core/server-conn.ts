@@ -21,6 +21,11 @@ export interface Dispatcher {
   dispatch(method: Method, req: RequestEnvelope, ctx: CallContext): unknown;
 }
 
+/** An RpcError for whatever a handler threw; `throw undefined` still fails the call. */
+function thrown(error: unknown): RpcError {
+  return error === undefined || error === null ? new RpcError(Code.UNKNOWN, `rpc: handler threw ${String(error)}`) : RpcError.from(error);
+}
+
 const NO_METADATA: Metadata = Object.freeze(Object.create(null)) as Metadata;
 /** How long a refused connection may take to read our last words before it is cut. */
 const LINGER_MS = 1000;
@@ -97,7 +102,7 @@ export class ServerConnection {
         this.#onRequest(msg);
         return;
       case "cancel":
-        this.#settle(msg.id, undefined, new RpcError(Code.CANCELLED, "rpc: call cancelled by the client"), false);
+        this.#settle(msg.id, undefined, new RpcError(Code.CANCELLED, "rpc: call cancelled by the client"), true, false);
         return;
       case "invalid":
         this.#reply(msg.id, undefined, new RpcError(msg.error.code, msg.error.message));
@@ -123,28 +128,28 @@ export class ServerConnection {
     if (req.timeout !== undefined) {
       const ms = req.timeout;
       this.#timers.set(id, setTimeout(() => {
-        this.#settle(id, undefined, new RpcError(Code.DEADLINE_EXCEEDED, `rpc: deadline of ${ms} ms exceeded`), true);
+        this.#settle(id, undefined, new RpcError(Code.DEADLINE_EXCEEDED, `rpc: deadline of ${ms} ms exceeded`), true, true);
       }, ms));
     }
     let result: unknown;
     try {
       result = this.#server.dispatch(method, req, ctx);
     } catch (err) {
-      this.#settle(id, undefined, err, true);
+      this.#settle(id, undefined, err, true, true);
       return;
     }
     if (typeof (result as PromiseLike<unknown> | null)?.then === "function") {
       (result as PromiseLike<unknown>).then(
-        (value) => this.#settle(id, value, undefined, true),
-        (err: unknown) => this.#settle(id, undefined, err ?? new Error("handler rejected"), true),
+        (value) => this.#settle(id, value, undefined, false, true),
+        (err: unknown) => this.#settle(id, undefined, err, true, true),
       );
     } else {
-      this.#settle(id, result, undefined, true);
+      this.#settle(id, result, undefined, false, true);
     }
   }
 
-  /** Ends call `id` once: the first of result, error, deadline or cancel wins. */
-  #settle(id: CallId, result: unknown, error: unknown, reply: boolean): void {
+  /** Ends call `id` once: the first of result, error, deadline or cancel wins. `failed` because anything, even undefined, can be thrown. */
+  #settle(id: CallId, result: unknown, error: unknown, failed: boolean, reply: boolean): void {
     const ctx = this.#inflight.get(id);
     if (!ctx) return;
     this.#inflight.delete(id);
@@ -155,8 +160,11 @@ export class ServerConnection {
         this.#timers.delete(id);
       }
     }
-    if (error !== undefined) ctx._abort(RpcError.from(error));
-    if (reply) this.#reply(id, result, error);
+    if (failed) {
+      error = thrown(error);
+      ctx._abort(error);
+    }
+    if (reply) this.#reply(id, result, failed ? error : undefined);
     if (this.#draining && this.#inflight.size === 0) this.#end();
   }
 

@@ -1,0 +1,86 @@
+// Command-line options of `npm run bench`.
+import { ROWS, type Row } from "./rows.js";
+
+export interface Options {
+  durationMs: number;
+  warmupMs: number;
+  runs: number;
+  concurrency: number[];
+  rows: Row[];
+  /** Which processes get --cpu-prof, if any. */
+  cpuProf: "" | "server" | "client" | "both";
+  /** Whether bench/RESULTS.md is (re)written. */
+  writeResults: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --duration MS        measured time per cell (default 2000)
+  --warmup MS          warm-up time per cell, not measured (default 500)
+  --runs N             repeat the whole table N times, report the median per cell (default 1)
+  --concurrency LIST   calls in flight, comma-separated (default 1,16,128)
+  --only LIST          rows to run, by id or name: ${ROWS.map((r) => r.id).join(", ")}
+  --cpu-prof WHO       server, client or both: write V8 CPU profiles to a temp dir
+  --no-results         do not write bench/RESULTS.md (a full run without --cpu-prof writes it)`;
+
+function positive(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer, got ${String(value)}`);
+  return n;
+}
+
+export function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    durationMs: 2000,
+    warmupMs: 500,
+    runs: 1,
+    concurrency: [1, 16, 128],
+    rows: [...ROWS],
+    cpuProf: "",
+    writeResults: true,
+  };
+  let partial = false;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = (): string | undefined => argv[++i];
+    switch (flag) {
+      case "--duration":
+        o.durationMs = positive(flag, value());
+        break;
+      case "--warmup": {
+        const v = value();
+        o.warmupMs = v === "0" ? 0 : positive(flag, v);
+        break;
+      }
+      case "--runs":
+        o.runs = positive(flag, value());
+        break;
+      case "--concurrency":
+        o.concurrency = (value() ?? "").split(",").map((c) => positive(flag, c));
+        break;
+      case "--only": {
+        const wanted = (value() ?? "").split(",").map((s) => s.trim());
+        o.rows = ROWS.filter((r) => wanted.includes(r.id) || wanted.includes(r.name));
+        const unknown = wanted.filter((w) => !ROWS.some((r) => r.id === w || r.name === w));
+        if (unknown.length > 0) throw new Error(`--only: unknown row ${unknown.join(", ")}`);
+        partial = true;
+        break;
+      }
+      case "--cpu-prof": {
+        const v = value();
+        if (v !== "server" && v !== "client" && v !== "both") throw new Error("--cpu-prof takes server, client or both");
+        o.cpuProf = v;
+        break;
+      }
+      case "--no-results":
+        o.writeResults = false;
+        break;
+      case "-h":
+      case "--help":
+        throw new Error(USAGE);
+      default:
+        throw new Error(`unknown option ${flag}\n${USAGE}`);
+    }
+  }
+  if (partial || o.cpuProf) o.writeResults = false;
+  return o;
+}

@@ -1,0 +1,109 @@
+// Closed-loop load: keep exactly C calls in flight for a fixed time, record each call's latency.
+export interface CellResult {
+  concurrency: number;
+  calls: number;
+  callsPerSec: number;
+  p50us: number;
+  p99us: number;
+  /** CPU time (user + system) this client process spent per call, in µs: steadier than latency on a noisy machine. */
+  clientCpuUs: number;
+  error?: string;
+}
+
+/** A growable array of latencies in nanoseconds. */
+class Samples {
+  private data = new Float64Array(1 << 16);
+  length = 0;
+
+  push(ns: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = ns;
+  }
+
+  sorted(): Float64Array {
+    return this.data.subarray(0, this.length).sort();
+  }
+}
+
+/** Nearest-rank percentile of an ascending array, in microseconds. */
+export function percentileUs(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank]! / 1000;
+}
+
+function timeout(ms: number, what: string): { promise: Promise<never>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/**
+ * Runs `concurrency` workers, each issuing `call()` back to back until `ms` have passed.
+ * Fails on the first call error, or when calls are still in flight `graceMs` after the deadline.
+ */
+async function closedLoop(
+  call: () => Promise<unknown>,
+  concurrency: number,
+  ms: number,
+  graceMs: number,
+  samples: Samples | undefined,
+): Promise<{ calls: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(Math.round(ms * 1e6));
+  let calls = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed) {
+      const t0 = process.hrtime.bigint();
+      if (t0 >= deadline) return;
+      try {
+        await call();
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+      calls++;
+      samples?.push(Number(process.hrtime.bigint() - t0));
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let i = 0; i < concurrency; i++) workers.push(worker());
+  const limit = timeout(ms + graceMs, `calls still in flight ${graceMs} ms after the ${ms} ms deadline`);
+  try {
+    await Promise.race([Promise.all(workers), limit.promise]);
+  } finally {
+    limit.cancel();
+  }
+  return { calls, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+}
+
+/** One table cell: a warm-up run, then a measured run. */
+export async function runCell(
+  call: () => Promise<unknown>,
+  concurrency: number,
+  durationMs: number,
+  warmupMs: number,
+): Promise<CellResult> {
+  const graceMs = 5_000;
+  if (warmupMs > 0) await closedLoop(call, concurrency, warmupMs, graceMs, undefined);
+  const samples = new Samples();
+  const cpu = process.cpuUsage();
+  const { calls, seconds } = await closedLoop(call, concurrency, durationMs, graceMs, samples);
+  const used = process.cpuUsage(cpu);
+  const sorted = samples.sorted();
+  return {
+    concurrency,
+    calls,
+    callsPerSec: calls / seconds,
+    p50us: percentileUs(sorted, 0.5),
+    p99us: percentileUs(sorted, 0.99),
+    clientCpuUs: (used.user + used.system) / calls,
+  };
+}

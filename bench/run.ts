@@ -1,0 +1,127 @@
+// `npm run bench`: runs every row's server and client as separate processes, prints and records the table.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, type Options } from "./args.js";
+import type { CellResult } from "./load.js";
+import { runClient, startServer, type Running } from "./proc.js";
+import { notes, ratiosTable, resultsMarkdown, resultsTable, type RowOutcome } from "./report.js";
+import type { Row } from "./rows.js";
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Resolves the Go server binary, or marks the row skipped with the reason. */
+async function goBinary(outcome: RowOutcome): Promise<string | undefined> {
+  try {
+    const { prepareGo } = await import("./go-server.js");
+    const bin = await prepareGo();
+    if (!bin) outcome.note = "skipped: `go` is not on PATH";
+    return bin;
+  } catch (e) {
+    outcome.note = `skipped: could not build the Go server: ${message(e)}`;
+    return undefined;
+  }
+}
+
+async function runRow(row: Row, o: Options, goBin: string | undefined, prof: (who: "server" | "client", tag: string) => string[], tag: string): Promise<CellResult[]> {
+  let server: Running;
+  if (row.server === "go") {
+    const { startGo } = await import("./go-server.js");
+    server = await startGo(goBin!);
+  } else {
+    server = await startServer(row.server, prof("server", tag));
+  }
+  try {
+    const perCell = o.warmupMs + o.durationMs + 6_000;
+    const args = [row.client, String(server.port), o.concurrency.join(","), String(o.durationMs), String(o.warmupMs)];
+    return (await runClient("clients/main.ts", args, 30_000 + o.concurrency.length * perCell, prof("client", tag))) as CellResult[];
+  } finally {
+    await server.stop();
+  }
+}
+
+function summary(cells: CellResult[]): string {
+  const f = (x: number | null) => (typeof x === "number" ? x.toFixed(1) : "?"); // NaN arrives as null
+  return cells
+    .map((c) =>
+      c.error
+        ? `c=${c.concurrency} error: ${c.error}`
+        : `c=${c.concurrency} ${Math.round(c.callsPerSec)}/s p50 ${f(c.p50us)}µs p99 ${f(c.p99us)}µs client cpu ${f(c.clientCpuUs)}µs/call`,
+    )
+    .join(", ");
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  let o: Options;
+  try {
+    o = parseArgs(argv);
+  } catch (e) {
+    log(message(e));
+    process.exitCode = 2;
+    return;
+  }
+  const profDir = o.cpuProf ? mkdtempSync(path.join(os.tmpdir(), "netrpc-bench-prof-")) : "";
+  const prof = (who: "server" | "client", tag: string): string[] =>
+    o.cpuProf === who || o.cpuProf === "both" ? ["--cpu-prof", `--cpu-prof-dir=${path.join(profDir, `${tag}-${who}`)}`] : [];
+
+  const outcomes: RowOutcome[] = o.rows.map((row) => ({ row, runs: [] }));
+  const goRow = outcomes.find((x) => x.row.server === "go");
+  const goBin = goRow ? await goBinary(goRow) : undefined;
+  if (goRow?.note) log(`${goRow.row.name}: ${goRow.note}`);
+
+  for (let run = 1; run <= o.runs; run++) {
+    for (const outcome of outcomes) {
+      if (outcome.note) continue; // skipped or failed in an earlier run
+      const tag = `${outcome.row.id}-run${run}`;
+      try {
+        const cells = await runRow(outcome.row, o, goBin, prof, tag);
+        outcome.runs.push(cells);
+        log(`[run ${run}/${o.runs}] ${outcome.row.name}: ${summary(cells)}`);
+      } catch (e) {
+        outcome.note = `failed: ${message(e)}`;
+        log(`[run ${run}/${o.runs}] ${outcome.row.name}: ${outcome.note}`);
+      }
+    }
+  }
+
+  const table = resultsTable(outcomes, o.concurrency);
+  const ratios = ratiosTable(outcomes, o.concurrency);
+  const rowNotes = notes(outcomes);
+  console.log(`\n${table}\n\n${ratios}\n${rowNotes.map((n) => `\n- ${n}`).join("")}`);
+  if (profDir) {
+    // One directory per process; the main thread's profile is the largest file (tsx's loader thread writes one too).
+    console.log(`\nCPU profiles: ${profDir}/<row>-run<N>-<server|client>/ (summarize with: npx tsx bench/prof-top.ts FILE)`);
+  }
+
+  if (o.writeResults) {
+    const cpus = os.cpus();
+    const md = resultsMarkdown(
+      {
+        command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`,
+        date: new Date().toISOString(),
+        node: process.version,
+        cpu: cpus[0]?.model ?? "unknown",
+        cores: cpus.length,
+        durationMs: o.durationMs,
+        warmupMs: o.warmupMs,
+        runs: o.runs,
+      },
+      table,
+      ratios,
+      rowNotes,
+    );
+    const file = fileURLToPath(new URL("RESULTS.md", import.meta.url));
+    writeFileSync(file, md);
+    console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+  } else {
+    console.log("\nbench/RESULTS.md not written (partial run, --cpu-prof or --no-results)");
+  }
+}
+
+main().catch((e: unknown) => {
+  log(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exitCode = 1;
+});

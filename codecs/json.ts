@@ -11,7 +11,7 @@ import { RpcError } from "../core/errors.js";
 import { readMetadata, hasMetadata } from "../core/metadata.js";
 import { decodeUtf8 } from "../core/utf8.js";
 import { NewlineFramer } from "../core/framing/newline.js";
-import type { Codec, CodecSession } from "../core/codec.js";
+import type { Codec, CodecSession, Encoded } from "../core/codec.js";
 import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../core/envelope.js";
 
 /** Go's server sends these texts without a code; we give them the code a netrpc server would. */
@@ -25,10 +25,10 @@ function malformed(detail: string): RpcError {
   return new RpcError(Code.INVALID_ARGUMENT, `rpc: malformed JSON message: ${detail}`);
 }
 
-function parse(frame: Uint8Array): Record<string, unknown> {
+function parse(frame: Encoded): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(decodeUtf8(frame));
+    value = JSON.parse(typeof frame === "string" ? frame : decodeUtf8(frame));
   } catch (err) {
     throw malformed((err as Error).message);
   }
@@ -48,24 +48,27 @@ function stringify(value: unknown, what: string): string {
   }
 }
 
-function decodeRequest(frame: Uint8Array): ServerInbound {
+function invalid(id: CallId, message: string): ServerInbound {
+  return { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message } };
+}
+
+function decodeRequest(frame: Encoded): ServerInbound {
   const msg = parse(frame);
   const id = msg.id;
   if (!isId(id)) throw malformed("request has no usable id");
   if (msg.cancel === true) return { kind: "cancel", id };
-  const invalid = (message: string): ServerInbound => ({ kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message } });
   const method = msg.method;
-  if (typeof method !== "string") return invalid("rpc: request has no method");
+  if (typeof method !== "string") return invalid(id, "rpc: request has no method");
   // Go sends params as a one-element array; a bare value is accepted for other JSON-RPC clients.
   let params = msg.params;
   if (Array.isArray(params)) {
-    if (params.length > 1) return invalid(`rpc: params must be an array of one value, got ${params.length}`);
+    if (params.length > 1) return invalid(id, `rpc: params must be an array of one value, got ${params.length}`);
     params = params[0];
   }
   let timeout: number | undefined;
   if (msg.timeout !== undefined) {
     if (typeof msg.timeout !== "number" || !(msg.timeout >= 0) || !Number.isFinite(msg.timeout)) {
-      return invalid("rpc: timeout must be a non-negative number of milliseconds");
+      return invalid(id, "rpc: timeout must be a non-negative number of milliseconds");
     }
     timeout = msg.timeout;
   }
@@ -73,12 +76,12 @@ function decodeRequest(frame: Uint8Array): ServerInbound {
   try {
     metadata = msg.metadata === undefined ? undefined : readMetadata(msg.metadata);
   } catch (err) {
-    return invalid((err as Error).message);
+    return invalid(id, (err as Error).message);
   }
   return { kind: "request", id, method, params, timeout, metadata };
 }
 
-function decodeResponse(frame: Uint8Array): ResponseEnvelope {
+function decodeResponse(frame: Encoded): ResponseEnvelope {
   const msg = parse(frame);
   const error = msg.error;
   // id null with an error: the server's last word about the connection itself.

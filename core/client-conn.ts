@@ -4,7 +4,7 @@ import { Code } from "./codes.js";
 import { RpcError } from "./errors.js";
 import { BatchWriter } from "./batch-writer.js";
 import type { CallContext } from "./context.js";
-import type { CodecSession } from "./codec.js";
+import type { CodecSession, Encoded } from "./codec.js";
 import type { Framer } from "./framing/framer.js";
 import type { Request } from "./interceptor.js";
 import type { ResponseEnvelope } from "./envelope.js";
@@ -65,7 +65,7 @@ export class StreamClientConnection {
     }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      ctx._onAbort((reason) => {
+      if (ctx._cancellable) ctx._onAbort((reason) => {
         // The caller gave up: forget the call and tell the server, so its handler stops too.
         if (!this.#pending.delete(id)) return;
         reject(RpcError.from(reason, Code.CANCELLED));
@@ -75,7 +75,7 @@ export class StreamClientConnection {
     });
   }
 
-  readonly #onFrame = (frame: Uint8Array): void => {
+  readonly #onFrame = (frame: Encoded): void => {
     let res: ResponseEnvelope;
     try {
       res = this.#codec.decodeResponse(frame);

@@ -107,7 +107,11 @@ export class Client {
     }
     const ctx = new CallContext(method, metadata, timeout === undefined ? undefined : Date.now() + timeout, this.peer);
     const signal = options.signal;
-    if (timeout === undefined && !signal) return this.#send({ method, params }, ctx) as Promise<R>;
+    if (timeout === undefined && !signal) {
+      // Nothing but the connection can end this call early: skip the abort plumbing.
+      ctx._cancellable = false;
+      return this.#send({ method, params }, ctx) as Promise<R>;
+    }
     if (signal?.aborted) return Promise.reject(abortError(method, signal.reason));
 
     return new Promise<R>((resolve, reject) => {

@@ -26,7 +26,7 @@ export interface CodecSession {
    * Server side. Returns "invalid" (with an error to send back) for a frame whose id could be
    * read; throws an RpcError when even the id cannot be read, which closes the connection.
    */
-  decodeRequest(frame: Uint8Array): ServerInbound;
+  decodeRequest(frame: Encoded): ServerInbound;
   /** Client side. Throws an RpcError for a frame that is not a response. */
-  decodeResponse(frame: Uint8Array): ResponseEnvelope;
+  decodeResponse(frame: Encoded): ResponseEnvelope;
 }

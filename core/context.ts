@@ -28,6 +28,8 @@ export class CallContext {
   #reason: unknown;
   #aborted = false;
   #listeners: Array<(reason: unknown) => void> | undefined;
+  /** @internal False when nothing can abort this call early, so transports need not listen. */
+  _cancellable = true;
 
   constructor(method: string, metadata: Metadata, deadline?: number, peer?: Peer) {
     this.method = method;

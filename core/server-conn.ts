@@ -5,7 +5,7 @@ import { RpcError } from "./errors.js";
 import { CallContext, type Peer } from "./context.js";
 import { BatchWriter } from "./batch-writer.js";
 import { debug } from "./debug.js";
-import type { CodecSession } from "./codec.js";
+import type { CodecSession, Encoded } from "./codec.js";
 import type { CallId, RequestEnvelope, ServerInbound } from "./envelope.js";
 import type { Framer } from "./framing/framer.js";
 import type { Metadata } from "./metadata.js";
@@ -88,7 +88,7 @@ export class ServerConnection {
     }
   };
 
-  readonly #onFrame = (frame: Uint8Array): void => {
+  readonly #onFrame = (frame: Encoded): void => {
     if (this.#closed) return;
     let msg: ServerInbound;
     try {

@@ -2,8 +2,11 @@
 import type { Encoded } from "../codec.js";
 
 export interface Framer {
-  /** Feeds bytes; calls onFrame for each whole message. Throws RESOURCE_EXHAUSTED past the limit. */
-  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void;
+  /**
+   * Feeds bytes; calls onFrame for each whole message, as text for text framings (newline) and
+   * bytes for binary ones. Throws RESOURCE_EXHAUSTED past the limit.
+   */
+  push(chunk: Uint8Array, onFrame: (frame: Encoded) => void): void;
   /** Wraps one encoded message for the wire. */
   frame(body: Encoded): Encoded;
   /** Bytes held for an incomplete message. */

@@ -1,14 +1,8 @@
 // What the server does with bad input on raw sockets: malformed frames, bad fields, oversize
 // lines, throwing or unencodable handlers, garbage, duplicate ids and the concurrency limit.
 import t from "tap";
-import { dial, RpcError, Code, type Client } from "../../index.js";
-import { LineSocket, pseudoRandomBytes, rejection, sleep, startServer, type Teardown } from "../helpers/net.js";
-
-async function client(t: Teardown, url: string): Promise<Client> {
-  const c = await dial(url);
-  t.teardown(() => c.close());
-  return c;
-}
+import { dial, RpcError, Code } from "../../index.js";
+import { LineSocket, pseudoRandomBytes, rejection, sleep, startServer, connect } from "../helpers/net.js";
 
 const MULTIPLY = (id: number | string) => `{"method":"Arith.Multiply","params":[{"A":7,"B":8}],"id":${JSON.stringify(id)}}`;
 const MULTIPLIED = (id: number | string) => `{"id":${JSON.stringify(id)},"result":56,"error":null}`;
@@ -152,7 +146,7 @@ t.test("a line over a small maxMessageSize closes the connection", async (t) => 
   t.ok(await raw.waitClosed(), "closed");
 
   // Our client sees the same refusal as a peer error on its pending call.
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const err = await rejection(c.call("Arith.Multiply", { A: 1, B: 2, pad: "y".repeat(2000) }));
   t.equal(err.code, Code.RESOURCE_EXHAUSTED);
   t.match(err.message, /maxMessageSize 1024/);
@@ -339,11 +333,11 @@ t.test("a duplicate in-flight id gets an error; the original call still complete
 
 t.test("maxConcurrentCalls: the call over the limit gets RESOURCE_EXHAUSTED", async (t) => {
   const { url } = await startServer(t, { server: { maxConcurrentCalls: 2 } });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const first = c.call("Slow.Sleep", 300);
   const second = c.call("Slow.Sleep", 300);
   const third = rejection(c.call("Slow.Sleep", 300), "third");
-  const other = await client(t, url);
+  const other = await connect(t, url);
   t.equal(await other.call("Arith.Multiply", { A: 2, B: 2 }), 4, "the limit is per connection");
   const err = await third;
   t.ok(err instanceof RpcError);

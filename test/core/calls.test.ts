@@ -2,15 +2,9 @@
 // cancellation crossing the wire, connection loss, client.close(), and the typed proxy.
 import t from "tap";
 import net from "node:net";
-import { Server, dial, RpcError, Code, type CallContext, type Client, type Interceptor, type DialOptions } from "../../index.js";
+import { Server, RpcError, Code, type CallContext, type Interceptor } from "../../index.js";
 import { Arith, Slow, UserServer } from "../../examples/services.js";
-import { LineSocket, bounded, rejection, startServer, waitFor, type Teardown } from "../helpers/net.js";
-
-async function client(t: Teardown, url: string, options?: DialOptions): Promise<Client> {
-  const c = await dial(url, options);
-  t.teardown(() => c.close());
-  return c;
-}
+import { LineSocket, bounded, rejection, startServer, waitFor, connect } from "../helpers/net.js";
 
 class Ctx {
   Echo(_: unknown, ctx: CallContext): unknown {
@@ -47,7 +41,7 @@ class Watch {
 
 t.test("calls on one connection run concurrently and complete in completion order", async (t) => {
   const { url, port } = await startServer(t);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const seq: number[] = [];
   await Promise.all([c.call("Slow.Sleep", 300).then((v) => seq.push(v as number)), c.call("Slow.Sleep", 10).then((v) => seq.push(v as number))]);
   t.strictSame(seq, [10, 300], "the short call resolves first");
@@ -60,7 +54,7 @@ t.test("calls on one connection run concurrently and complete in completion orde
 
 t.test("1000 concurrent calls on one connection are all answered correctly", async (t) => {
   const { url } = await startServer(t);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const N = 1000;
   const results = await bounded(
     Promise.all(Array.from({ length: N }, (_, i) => (i % 10 === 9 ? c.call("UserServer.GetUser", { id: "2" }) : c.call("Arith.Multiply", { A: i, B: 3 })))),
@@ -78,7 +72,7 @@ t.test("1000 concurrent calls on one connection are all answered correctly", asy
 
 t.test("ctx carries metadata, peer and deadline to the handler", async (t) => {
   const { url } = await startServer(t, { services: [new Ctx()] });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const r = (await c.call("Ctx.Echo", null, { metadata: { "x-trace": "abc", list: ["a", "b"] } })) as any;
   t.strictSame(r.metadata, { "x-trace": "abc", list: ["a", "b"] });
   t.equal(r.method, "Ctx.Echo");
@@ -101,7 +95,7 @@ t.test("ctx carries metadata, peer and deadline to the handler", async (t) => {
 t.test("a client timeout: DEADLINE_EXCEEDED at the client, and the handler's signal aborts", async (t) => {
   const watch = new Watch();
   const { url } = await startServer(t, { services: [watch] });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const err = await rejection(c.call("Watch.Hang", "t1", { timeout: 50 }));
   t.ok(err instanceof RpcError);
   t.equal(err.code, Code.DEADLINE_EXCEEDED);
@@ -120,7 +114,7 @@ t.test("a client timeout: DEADLINE_EXCEEDED at the client, and the handler's sig
 t.test("aborting a signal: CANCELLED at once, and the cancel crosses the wire", async (t) => {
   const watch = new Watch();
   const { url } = await startServer(t, { services: [watch] });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const ac = new AbortController();
   let settled = false;
   const p = c.call("Watch.Hang", "a1", { signal: ac.signal });
@@ -147,7 +141,7 @@ t.test("an already-aborted signal rejects without sending", async (t) => {
     seen.push(req.method);
     return next(req, ctx);
   };
-  const c = await client(t, url, { interceptors: [spy] });
+  const c = await connect(t, url, { interceptors: [spy] });
   const err = await rejection(c.call("Watch.Count", null, { signal: AbortSignal.abort() }));
   t.equal(err.code, Code.CANCELLED);
   t.equal(c.pending, 0);
@@ -180,7 +174,7 @@ t.test("raw clients: the server enforces a sent timeout and honours a cancel", a
 
 t.test("AbortSignal.timeout() gives DEADLINE_EXCEEDED", async (t) => {
   const { url } = await startServer(t);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const err = await rejection(c.call("Slow.Sleep", 5000, { signal: AbortSignal.timeout(50) }));
   t.equal(err.code, Code.DEADLINE_EXCEEDED);
   t.match(err.message, /^rpc: Slow\.Sleep: deadline exceeded/);
@@ -190,7 +184,7 @@ t.test("AbortSignal.timeout() gives DEADLINE_EXCEEDED", async (t) => {
 t.test("a lost connection fails every pending call with UNAVAILABLE", async (t) => {
   t.test("server.close()", async (t) => {
     const { url, server } = await startServer(t);
-    const c = await client(t, url);
+    const c = await connect(t, url);
     const pending = [c.call("Slow.Sleep", 5000), c.call("Slow.Sleep", 5000, { timeout: 8000 }), c.call("Slow.Sleep", 5000)].map((p) => rejection(p));
     await waitFor(() => c.pending === 3, "three calls pending");
     await server.close();
@@ -213,7 +207,7 @@ t.test("a lost connection fails every pending call with UNAVAILABLE", async (t) 
     server.serve(netServer);
     await new Promise<void>((resolve) => netServer.listen(0, "127.0.0.1", resolve));
     t.teardown(() => server.close());
-    const c = await client(t, `tcp://127.0.0.1:${(netServer.address() as net.AddressInfo).port}`);
+    const c = await connect(t, `tcp://127.0.0.1:${(netServer.address() as net.AddressInfo).port}`);
     const pending = [rejection(c.call("Slow.Sleep", 5000)), rejection(c.call("Slow.Sleep", 5000))];
     await waitFor(() => c.pending === 2 && sockets.length === 1, "calls pending");
     sockets[0]!.destroy();
@@ -226,7 +220,7 @@ t.test("a lost connection fails every pending call with UNAVAILABLE", async (t) 
 
 t.test("client.close(): pending and later calls fail CANCELLED; idempotent", async (t) => {
   const { url } = await startServer(t);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const pending = [rejection(c.call("Slow.Sleep", 5000)), rejection(c.call("Slow.Sleep", 5000, { timeout: 8000 }))];
   await waitFor(() => c.pending === 2, "two pending");
   await c.close();
@@ -246,7 +240,7 @@ t.test("client.close(): pending and later calls fail CANCELLED; idempotent", asy
 
 t.test("fromPeer tells server errors from local ones", async (t) => {
   const { url } = await startServer(t);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const peer = await rejection(c.call("Arith.Divide", { A: 1, B: 0 }));
   t.equal(peer.fromPeer, true);
   t.equal(peer.code, Code.UNKNOWN);
@@ -254,8 +248,19 @@ t.test("fromPeer tells server errors from local ones", async (t) => {
   const notFound = await rejection(c.call("UserServer.GetUser", { id: "x" }));
   t.equal(notFound.code, Code.NOT_FOUND);
   t.equal(notFound.fromPeer, true);
-  const local = await rejection(c.call("Slow.Sleep", 5000, { timeout: 20 }));
+  // Local errors the server never answers: an abort (no reply is sent for a cancelled call)
+  // and a closed client. (A deadline can race the server's own DEADLINE_EXCEEDED reply.)
+  const controller = new AbortController();
+  const aborted = c.call("Slow.Sleep", 5000, { signal: controller.signal });
+  controller.abort();
+  const local = await rejection(aborted);
+  t.equal(local.code, Code.CANCELLED);
   t.equal(local.fromPeer, false);
+  const pending = c.call("Slow.Sleep", 5000);
+  await c.close();
+  const closed = await rejection(pending);
+  t.equal(closed.code, Code.CANCELLED);
+  t.equal(closed.fromPeer, false);
 });
 
 t.test("the typed proxy calls methods and is not thenable", async (t) => {
@@ -265,7 +270,7 @@ t.test("the typed proxy calls methods and is not thenable", async (t) => {
     seen.push(req.method);
     return next(req, ctx);
   };
-  const c = await client(t, url, { interceptors: [spy] });
+  const c = await connect(t, url, { interceptors: [spy] });
   const users = c.service<UserServer>("UserServer");
   t.strictSame(await users.GetUser({ id: "1" }), { Id: "1", Name: "bala", Phone: "13100001111" });
   const nf = await rejection(users.GetUser({ id: "nope" }));
@@ -291,7 +296,7 @@ t.test("serialising or stringifying the typed proxy makes no call", async (t) =>
     seen.push(req.method);
     return undefined;
   };
-  const c = await client(t, url, { interceptors: [record] });
+  const c = await connect(t, url, { interceptors: [record] });
   const users = c.service<UserServer>("UserServer");
   JSON.stringify({ users });
   t.strictSame(seen, [], "JSON.stringify does not call UserServer.toJSON");

@@ -1,13 +1,7 @@
 // Server.register(): service names, which methods are exposed, and the errors for bad registrations.
 import t from "tap";
-import { Server, dial, RpcError, Code, type Client } from "../../index.js";
-import { rejection, startServer, type Teardown } from "../helpers/net.js";
-
-async function client(t: Teardown, url: string): Promise<Client> {
-  const c = await dial(url);
-  t.teardown(() => c.close());
-  return c;
-}
+import { Server, RpcError, Code } from "../../index.js";
+import { rejection, startServer, connect } from "../helpers/net.js";
 
 function thrown(fn: () => unknown): Error {
   try {
@@ -26,7 +20,7 @@ t.test("register(obj) names the service after the class", async (t) => {
   }
   const { url, server } = await startServer(t, { examples: false, services: [new Greeter()] });
   t.strictSame(server.methods(), ["Greeter.Hello"]);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   t.equal(await c.call("Greeter.Hello", "go"), "hello go");
 });
 
@@ -38,7 +32,7 @@ t.test("register(obj, {name}) overrides the class name", async (t) => {
   }
   const { url, server } = await startServer(t, { examples: false, services: [[new Greeter(), { name: "pkg.Hi" }]] });
   t.strictSame(server.methods(), ["pkg.Hi.Hello"]);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   t.equal(await c.call("pkg.Hi.Hello"), "hi");
   const err = await rejection(c.call("Greeter.Hello"));
   t.equal(err.code, Code.UNIMPLEMENTED);
@@ -55,7 +49,7 @@ t.test("handlers are bound to the registered object", async (t) => {
   }
   const counter = new Counter();
   const { url } = await startServer(t, { examples: false, services: [counter] });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   t.equal(await c.call("Counter.Add", 2), 2);
   t.equal(await c.call("Counter.Add", 3), 5);
   t.equal(counter.n, 5);
@@ -73,7 +67,7 @@ t.test("plain objects need {name}; the error gives a hint", async (t) => {
   s.register({ Hello: () => "hi", _hidden: () => "no" }, { name: "Plain" });
   t.strictSame(s.methods(), ["Plain.Hello"]);
   const { url } = await startServer(t, { examples: false, services: [[{ Hello: () => "hi" }, { name: "Plain" }]] });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   t.equal(await c.call("Plain.Hello"), "hi");
 });
 
@@ -135,7 +129,7 @@ t.test("methods inherited from a user base class are exposed, overrides win", as
   }
   const { url, server } = await startServer(t, { examples: false, services: [new Leaf()] });
   t.strictSame(server.methods(), ["Leaf.Mid", "Leaf.Ping", "Leaf.Who"]);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   t.equal(await c.call("Leaf.Ping"), "base-ping");
   t.equal(await c.call("Leaf.Mid"), "mid");
   t.equal(await c.call("Leaf.Who"), "leaf");
@@ -165,7 +159,7 @@ t.test("getters are neither invoked at registration nor callable", async (t) => 
   t.strictSame(s.methods(), ["WithGetter.Real"]);
 
   const { url } = await startServer(t, { examples: false, services: [new WithGetter()] });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   for (const name of ["boom", "fn", "writeOnly"]) {
     const err = await rejection(c.call(`WithGetter.${name}`), name);
     t.equal(err.code, Code.UNIMPLEMENTED, name);
@@ -197,7 +191,7 @@ t.test("symbol-keyed and _private methods are not exposed", async (t) => {
   }
   const { url, server } = await startServer(t, { examples: false, services: [new Mixed()] });
   t.strictSame(server.methods(), ["Mixed.Public"]);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   for (const name of ["_private", "__dunder", "hidden", "Symbol(hidden)", String(sym)]) {
     const err = await rejection(c.call(`Mixed.${name}`), name);
     t.ok(err instanceof RpcError, name);

@@ -6,15 +6,9 @@ import os from "node:os";
 import path from "node:path";
 import { mkdtemp, rm } from "node:fs/promises";
 import { PassThrough } from "node:stream";
-import { Server, dial, RpcError, Code, type CallContext, type Client, type DialOptions, type Interceptor } from "../../index.js";
+import { Server, dial, RpcError, Code, type CallContext, type Interceptor } from "../../index.js";
 import { Arith } from "../../examples/services.js";
-import { LineSocket, bounded, rawServer, rejection, startServer, waitFor, type Teardown } from "../helpers/net.js";
-
-async function client(t: Teardown, url: string, options?: DialOptions): Promise<Client> {
-  const c = await dial(url, options);
-  t.teardown(() => c.close());
-  return c;
-}
+import { LineSocket, bounded, rawServer, rejection, startServer, waitFor, type Teardown, connect } from "../helpers/net.js";
 
 class Info {
   Peer(_: unknown, ctx: CallContext): unknown {
@@ -72,7 +66,7 @@ t.test("serve(netServer) serves every accepted connection", async (t) => {
   server.serve(netServer);
   const url = await listenRaw(t, netServer);
   t.teardown(() => server.close());
-  const [a, b] = [await client(t, url), await client(t, url)];
+  const [a, b] = [await connect(t, url), await connect(t, url)];
   t.strictSame(await Promise.all([a.call("Arith.Multiply", { A: 2, B: 3 }), b.call("Arith.Multiply", { A: 4, B: 5 })]), [6, 20]);
   await server.close();
   t.equal(netServer.listening, false, "close() stops the net.Server");
@@ -84,7 +78,7 @@ t.test("listen(tcp://127.0.0.1:0): the url shows the real port", async (t) => {
   t.ok(m, listener.url);
   t.not(Number(m?.[1]), 0);
   t.equal(Number(m?.[1]), listener.port);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   t.equal(await c.call("Arith.Multiply", { A: 6, B: 7 }), 42);
 });
 
@@ -95,7 +89,7 @@ t.test("listen(unix://...) and dial(unix://...)", async (t) => {
   const { listener, url } = await startServer(t, { address: `unix://${sock}`, services: [new Info()] });
   t.equal(listener.url, `unix://${sock}`);
   t.equal(listener.port, undefined);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   t.equal(await c.call("Arith.Multiply", { A: 5, B: 5 }), 25);
   t.match(await c.call("Info.Peer"), { transport: "unix" });
 });
@@ -103,7 +97,7 @@ t.test("listen(unix://...) and dial(unix://...)", async (t) => {
 t.test("close() is immediate and idempotent", async (t) => {
   const watch = new Watch();
   const { url, server } = await startServer(t, { services: [watch] });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const pending = rejection(c.call("Watch.Hang", "c1"), "pending");
   await waitFor(() => watch.started.includes("c1"), "handler started");
   await bounded(Promise.all([server.close(), server.close()]), 5000, "close");
@@ -129,7 +123,7 @@ t.test("shutdown() drains in-flight calls, refuses new ones, then closes", async
     return next(req, ctx);
   };
   const { url, server } = await startServer(t, { server: { interceptors: [mark] } });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const seq: string[] = [];
   const call = c.call("Slow.Sleep", 300).then((v) => seq.push(`call ${String(v)}`));
   await waitFor(() => started.includes("Slow.Sleep"), "call in flight");
@@ -151,7 +145,7 @@ t.test("shutdown() drains in-flight calls, refuses new ones, then closes", async
 t.test("close() cuts a shutdown short", async (t) => {
   const watch = new Watch();
   const { url, server } = await startServer(t, { services: [watch] });
-  const c = await client(t, url);
+  const c = await connect(t, url);
   const pending = rejection(c.call("Watch.Hang", "s1"), "pending");
   await waitFor(() => watch.started.includes("s1"), "handler started");
   const shutdown = server.shutdown();
@@ -173,7 +167,7 @@ t.test("a client that ends its side still gets the replies to calls it sent", as
 
 t.test("shutdown() with an idle connection ends it", async (t) => {
   const { url, server } = await startServer(t);
-  const c = await client(t, url);
+  const c = await connect(t, url);
   t.equal(await c.call("Arith.Multiply", { A: 1, B: 1 }), 1);
   await t.resolves(bounded(server.shutdown(), 5000, "shutdown"));
   const why = await bounded(c.closed, 5000, "client closed");
@@ -207,7 +201,7 @@ t.test("interceptors: order, rejection, metadata", async (t) => {
     (ctx.metadata as Record<string, string>)["x-auth"] = "token-1";
     return next(req, ctx);
   };
-  const c = await client(t, url, { interceptors: [rec("c1"), rec("c2"), auth] });
+  const c = await connect(t, url, { interceptors: [rec("c1"), rec("c2"), auth] });
 
   t.equal(await c.call("Handler.Run"), "ran");
   t.strictSame(order, ["c1>", "c2>", "s1>", "s2>", "s3>", "handler", "<s3", "<s2", "<s1", "<c2", "<c1"], "first registered is outermost");
@@ -226,7 +220,7 @@ t.test("client interceptor failures reach the caller as a rejected RpcError", as
     throw new Error("sync interceptor failure");
   };
   const rejectsPlain: Interceptor = () => () => Promise.reject(new Error("plain rejection"));
-  const a = await client(t, url, { interceptors: [throwsSync] });
+  const a = await connect(t, url, { interceptors: [throwsSync] });
   let p: Promise<unknown> | undefined;
   t.doesNotThrow(() => (p = a.call("Arith.Multiply", { A: 1, B: 1 })), "call() does not throw synchronously");
   if (p) {
@@ -236,7 +230,7 @@ t.test("client interceptor failures reach the caller as a rejected RpcError", as
   }
   const withTimeout = await rejection(a.call("Arith.Multiply", { A: 1, B: 1 }, { timeout: 1000 }));
   t.ok(withTimeout instanceof RpcError, "also with a timeout set");
-  const b = await client(t, url, { interceptors: [rejectsPlain] });
+  const b = await connect(t, url, { interceptors: [rejectsPlain] });
   const err = await rejection(b.call("Arith.Multiply", { A: 1, B: 1 }));
   t.ok(err instanceof RpcError, "a plain Error from an interceptor is normalised to RpcError");
   t.equal(err.message, "plain rejection");

@@ -7,7 +7,7 @@
 // - rawServer(): a plain net.Server whose accepted connections are LineSockets, to read exactly
 //   what our client writes.
 import net from "node:net";
-import { Server, type Listener, type RegisterOptions, type ServerOptions } from "../../index.js";
+import { Server, dial, type Client, type DialOptions, type Listener, type RegisterOptions, type ServerOptions } from "../../index.js";
 import { Arith, Slow, UserServer } from "../../examples/services.js";
 
 /** The part of a tap test these helpers need (t.teardown). */
@@ -53,6 +53,13 @@ export async function waitFor(pred: () => boolean, what: string, ms = 5_000): Pr
     if (Date.now() > deadline) throw new Error(`${what}: not true within ${ms} ms`);
     await sleep(5);
   }
+}
+
+/** dial(), with the client closed at teardown. */
+export async function connect(t: Teardown, url: string, options?: DialOptions): Promise<Client> {
+  const c = await dial(url, options);
+  t.teardown(() => c.close());
+  return c;
 }
 
 export type ServiceEntry = object | readonly [object, RegisterOptions];

@@ -43,8 +43,8 @@ async function call(args: string[], opts: { codec?: string; metadata?: string[];
   }
   const timeout = opts.timeout === undefined ? undefined : Number(opts.timeout);
   if (timeout !== undefined && !(timeout >= 0)) usage(`--timeout takes milliseconds, got ${JSON.stringify(opts.timeout)}`);
-  const codec = codecNamed(opts.codec ?? "json");
-  const client = await dial(address, { codec });
+  // Without --codec the address's ?codec= (or JSON) decides.
+  const client = await dial(address, opts.codec === undefined ? {} : { codec: codecNamed(opts.codec) });
   try {
     const result = await client.call(method, params, { metadata: parseMetadata(opts.metadata ?? []), ...(timeout === undefined ? {} : { timeout }) });
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);

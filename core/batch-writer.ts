@@ -14,6 +14,7 @@ export class BatchWriter {
   readonly #stream: Duplex;
   #queue: Encoded[] = [];
   #allStrings = true;
+  #queued = 0;
   #scheduled = false;
   readonly #flush = () => this.flush();
 
@@ -23,11 +24,17 @@ export class BatchWriter {
 
   write(chunk: Encoded): void {
     this.#queue.push(chunk);
+    this.#queued += chunk.length;
     if (typeof chunk !== "string") this.#allStrings = false;
     if (!this.#scheduled) {
       this.#scheduled = true;
       process.nextTick(this.#flush);
     }
+  }
+
+  /** Roughly the bytes waiting for the next flush (string length for text). */
+  get queued(): number {
+    return this.#queued;
   }
 
   /** Writes what is queued now. Returns false when the stream asks the sender to wait for 'drain'. */
@@ -37,6 +44,7 @@ export class BatchWriter {
     const allStrings = this.#allStrings;
     this.#queue = [];
     this.#allStrings = true;
+    this.#queued = 0;
     const stream = this.#stream;
     if (queue.length === 0 || stream.destroyed || stream.writableEnded) return !stream.writableNeedDrain;
     if (queue.length === 1) return stream.write(queue[0]!);

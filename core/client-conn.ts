@@ -6,12 +6,13 @@ import { BatchWriter } from "./batch-writer.js";
 import type { CallContext } from "./context.js";
 import type { CodecSession, Encoded } from "./codec.js";
 import type { Framer } from "./framing/framer.js";
-import type { Request } from "./interceptor.js";
+import type { RpcRequest } from "./interceptor.js";
 import type { ResponseEnvelope } from "./envelope.js";
 
 interface Pending {
   resolve(value: unknown): void;
   reject(err: RpcError): void;
+  ctx: CallContext;
 }
 
 /**
@@ -46,6 +47,8 @@ export class StreamClientConnection {
     stream.on("error", (err) => this.#fail(new RpcError(Code.UNAVAILABLE, `rpc: connection lost: ${err.message}`, { cause: err })));
     stream.on("close", () => this.#fail(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: closed by the peer")));
     stream.on("end", () => this.#fail(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: closed by the peer")));
+    // No 'close' will come for a stream that is already gone: fail now rather than hang every call.
+    if (stream.destroyed || stream.readableEnded) this.#fail(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: the stream was already closed"));
   }
 
   /** Calls waiting for a reply. */
@@ -53,7 +56,7 @@ export class StreamClientConnection {
     return this.#pending.size;
   }
 
-  invoke(req: Request, ctx: CallContext): Promise<unknown> {
+  invoke(req: RpcRequest, ctx: CallContext): Promise<unknown> {
     if (this.#error) return Promise.reject(this.#error);
     const id = this.#nextId++;
     let frame;
@@ -64,7 +67,7 @@ export class StreamClientConnection {
       return Promise.reject(RpcError.from(err, Code.INTERNAL));
     }
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, ctx });
       if (ctx._cancellable) ctx._onAbort((reason) => {
         // The caller gave up: forget the call and tell the server, so its handler stops too.
         if (!this.#pending.delete(id)) return;
@@ -107,7 +110,10 @@ export class StreamClientConnection {
     this.#stream.destroy();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const call of pending) call.reject(err);
+    for (const call of pending) {
+      call.ctx._abort(err);
+      call.reject(err);
+    }
     this.#resolveClosed(err);
   }
 }

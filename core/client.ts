@@ -3,57 +3,13 @@ import type { Duplex } from "node:stream";
 import { Code } from "./codes.js";
 import { RpcError } from "./errors.js";
 import { CallContext, type Peer } from "./context.js";
-import { compose, type Interceptor, type Next } from "./interceptor.js";
+import { compose, type Next } from "./interceptor.js";
 import { readMetadata, type Metadata } from "./metadata.js";
 import { StreamClientConnection } from "./client-conn.js";
-import { DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, intOption } from "./options.js";
-import type { Codec } from "./codec.js";
+import { checkClientOptions, type CallOptions, type ClientOptions } from "./call-options.js";
+import { durationOption } from "./options.js";
+import { serviceProxy, type ServiceProxy } from "./service-proxy.js";
 import { json } from "../codecs/json.js";
-
-export interface CallOptions {
-  /** Aborting rejects the call at once with CANCELLED and aborts the server handler's signal. */
-  signal?: AbortSignal;
-  /** Milliseconds before the call fails with DEADLINE_EXCEEDED; sent to the server as its deadline. */
-  timeout?: number;
-  /** Sent with the call; keys [0-9a-z_.-]+, values strings or arrays of strings. */
-  metadata?: Metadata;
-}
-
-export interface ClientOptions {
-  /** Default JSON. */
-  codec?: Codec;
-  /** Largest reply accepted, in bytes; default 4 MiB. A larger one ends the connection. */
-  maxMessageSize?: number;
-  /** Run around every call, the first outermost. */
-  interceptors?: Interceptor[];
-  /** Default timeout for calls that set none; default none. */
-  timeout?: number;
-  /** Who the client is connected to (set by dial). */
-  peer?: Peer;
-}
-
-type AnyFn = (...args: any[]) => any;
-
-/** A typed stub for one method: params in, the handler's awaited result out. */
-export type ProxyMethod<F> = F extends (...args: infer A) => infer R
-  ? A extends []
-    ? (params?: undefined, options?: CallOptions) => Promise<Awaited<R>>
-    : (params: A[0], options?: CallOptions) => Promise<Awaited<R>>
-  : never;
-
-/** A typed stub for a server class, built without code generation: `client.service<UserServer>("UserServer")`. */
-export type ServiceProxy<T> = {
-  readonly [K in keyof T as K extends keyof Object | "then" | "toJSON" | `_${string}` ? never : T[K] extends AnyFn ? K : never]: ProxyMethod<T[K]>;
-};
-
-/** Names a proxy never forwards: what JSON.stringify, String(), await and inspectors look for. */
-const NOT_METHODS = new Set(["then", "toJSON", "inspect", ...Object.getOwnPropertyNames(Object.prototype)]);
-
-/** Validates client options before anything connects; returns the receive limit. */
-export function checkClientOptions(options: ClientOptions): number {
-  if (options.timeout !== undefined && !(options.timeout >= 0)) throw new RangeError(`rpc: option timeout must be a non-negative number of ms, got ${String(options.timeout)}`);
-  return intOption("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_LIMIT);
-}
 
 function deadlineError(method: string, timeout: number): RpcError {
   return new RpcError(Code.DEADLINE_EXCEEDED, `rpc: ${method}: deadline of ${timeout} ms exceeded`);
@@ -71,7 +27,6 @@ export class Client {
   readonly closed: Promise<RpcError>;
   readonly peer: Peer | undefined;
   readonly #conn: StreamClientConnection;
-  readonly #interceptors: Interceptor[];
   readonly #timeout: number | undefined;
   readonly #send: Next;
 
@@ -82,11 +37,11 @@ export class Client {
     this.peer = options.peer;
     this.#conn = new StreamClientConnection(stream, (options.codec ?? json).fork(), max);
     this.closed = this.#conn.closed;
-    this.#interceptors = [...(options.interceptors ?? [])];
+    const interceptors = [...(options.interceptors ?? [])];
     const send: Next = (req, ctx) => this.#conn.invoke(req, ctx);
     // Interceptors are user code: whatever they throw or reject with reaches the caller as an RpcError.
-    const chain = compose(this.#interceptors, send);
-    this.#send = this.#interceptors.length === 0 ? send : (req, ctx) => {
+    const chain = compose(interceptors, send);
+    this.#send = interceptors.length === 0 ? send : (req, ctx) => {
       try {
         return chain(req, ctx).then(undefined, (err: unknown) => Promise.reject(RpcError.from(err)));
       } catch (err) {
@@ -97,13 +52,13 @@ export class Client {
 
   /** Calls "Service.Method" with params; resolves with the result or rejects with an RpcError. */
   call<R = unknown>(method: string, params?: unknown, options: CallOptions = {}): Promise<R> {
-    const timeout = options.timeout ?? this.#timeout;
+    let timeout: number | undefined;
     let metadata: Metadata;
     try {
-      if (timeout !== undefined && !(timeout >= 0)) throw new RpcError(Code.INVALID_ARGUMENT, "rpc: timeout must be a non-negative number of ms");
+      timeout = durationOption("timeout", options.timeout) ?? this.#timeout;
       metadata = options.metadata ? readMetadata(options.metadata) : {};
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(RpcError.from(err, Code.INVALID_ARGUMENT));
     }
     const ctx = new CallContext(method, metadata, timeout === undefined ? undefined : Date.now() + timeout, this.peer);
     const signal = options.signal;
@@ -115,15 +70,18 @@ export class Client {
     if (signal?.aborted) return Promise.reject(abortError(method, signal.reason));
 
     return new Promise<R>((resolve, reject) => {
+      let settled = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => fail(abortError(method, signal!.reason));
-      const cleanup = () => {
+      const settle = () => {
+        settled = true;
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
       };
+      // A deadline or an abort rejects at once; aborting ctx tells the connection to send a cancel.
       const fail = (err: RpcError) => {
-        if (ctx.aborted) return;
-        cleanup();
+        if (settled) return;
+        settle();
         ctx._abort(err);
         reject(err);
       };
@@ -131,12 +89,14 @@ export class Client {
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#send({ method, params }, ctx).then(
         (value) => {
-          cleanup();
-          if (!ctx.aborted) resolve(value as R);
+          if (settled) return;
+          settle();
+          resolve(value as R);
         },
         (err: unknown) => {
-          cleanup();
-          if (!ctx.aborted) reject(RpcError.from(err));
+          if (settled) return;
+          settle();
+          reject(RpcError.from(err));
         },
       );
     });
@@ -144,21 +104,7 @@ export class Client {
 
   /** A typed stub: `client.service<UserServer>("UserServer").GetUser({ id: "1" })`. */
   service<T extends object>(name: string): ServiceProxy<T> {
-    const stubs = new Map<string, AnyFn>();
-    return new Proxy(Object.create(null) as ServiceProxy<T>, {
-      get: (_target, key) => {
-        // "then", "toJSON", "toString"... must stay undefined, or awaiting, printing or
-        // serialising the proxy would call the server; none of them can be registered anyway.
-        if (typeof key !== "string" || NOT_METHODS.has(key) || key.startsWith("_")) return undefined;
-        let stub = stubs.get(key);
-        if (!stub) {
-          const method = `${name}.${key}`;
-          stub = (params?: unknown, options?: CallOptions) => this.call(method, params, options);
-          stubs.set(key, stub);
-        }
-        return stub;
-      },
-    });
+    return serviceProxy<T>(name, (method, params, options) => this.call(method, params, options));
   }
 
   /** Calls waiting for replies. */

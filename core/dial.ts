@@ -1,5 +1,7 @@
 // dial(address): connect over the address's transport and wrap the connection in a Client.
-import { Client, checkClientOptions, type ClientOptions } from "./client.js";
+import { Client } from "./client.js";
+import { checkClientOptions, type ClientOptions } from "./call-options.js";
+import { durationOption } from "./options.js";
 import { codecFor } from "../codecs/registry.js";
 import { parseTarget, transportFor } from "../transports/registry.js";
 
@@ -17,6 +19,7 @@ export interface DialOptions extends Omit<ClientOptions, "peer"> {
  */
 export async function dial(address: string, options: DialOptions = {}): Promise<Client> {
   checkClientOptions(options);
+  durationOption("option connectTimeout", options.connectTimeout);
   const url = parseTarget(address);
   const codec = options.codec ?? codecFor(url);
   const dialOptions = { ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }), ...(options.signal ? { signal: options.signal } : {}) };

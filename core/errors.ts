@@ -2,7 +2,14 @@
 import { Code, codeName, isCode } from "./codes.js";
 import type { Metadata } from "./metadata.js";
 
-export { Code } from "./codes.js";
+/** String(value), except it never throws (null-prototype objects, a throwing toString). */
+function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `a thrown ${typeof value}`;
+  }
+}
 
 export interface RpcErrorOptions {
   /** The underlying error, kept for debugging; never sent to the peer. */
@@ -43,16 +50,26 @@ export class RpcError extends Error {
    */
   static from(reason: unknown, code: Code = Code.UNKNOWN): RpcError {
     if (reason instanceof RpcError) return reason;
-    if (reason instanceof Error) {
-      if (reason.name === "TimeoutError") return new RpcError(Code.DEADLINE_EXCEEDED, reason.message, { cause: reason });
-      if (reason.name === "AbortError") return new RpcError(Code.CANCELLED, reason.message, { cause: reason });
-      const own = (reason as { code?: unknown }).code;
-      return new RpcError(isCode(own) ? own : code, reason.message, { cause: reason });
+    try {
+      return convert(reason, code);
+    } catch {
+      // A hostile value (throwing getters or toString) still becomes an error, never a crash.
+      return new RpcError(code, "rpc: a thrown value that cannot be read", { cause: reason });
     }
-    if (typeof reason === "object" && reason !== null) {
-      const { code: own, message } = reason as { code?: unknown; message?: unknown };
-      if (typeof message === "string") return new RpcError(isCode(own) ? own : code, message, { cause: reason });
-    }
-    return new RpcError(code, String(reason), { cause: reason });
   }
+}
+
+function convert(reason: unknown, code: Code): RpcError {
+  if (reason instanceof Error) {
+    if (reason.name === "TimeoutError") return new RpcError(Code.DEADLINE_EXCEEDED, reason.message, { cause: reason });
+    if (reason.name === "AbortError") return new RpcError(Code.CANCELLED, reason.message, { cause: reason });
+    const own = (reason as { code?: unknown }).code;
+    return new RpcError(isCode(own) ? own : code, reason.message, { cause: reason });
+  }
+  if (typeof reason === "object" && reason !== null) {
+    const { code: own, message } = reason as { code?: unknown; message?: unknown };
+    if (typeof message === "string") return new RpcError(isCode(own) ? own : code, message, { cause: reason });
+    return new RpcError(code, describe(reason), { cause: reason });
+  }
+  return new RpcError(code, describe(reason), { cause: reason });
 }

@@ -2,13 +2,13 @@
 import type { CallContext } from "./context.js";
 
 /** What travels through interceptors: the method and its params. */
-export interface Request {
+export interface RpcRequest {
   readonly method: string;
   params: unknown;
 }
 
 /** The next step of a call: the remaining interceptors, then the handler (server) or the wire (client). */
-export type Next = (req: Request, ctx: CallContext) => Promise<unknown>;
+export type Next = (req: RpcRequest, ctx: CallContext) => Promise<unknown>;
 
 /** `(next) => (req, ctx) => ...`: wrap, inspect or replace the rest of the call. */
 export type Interceptor = (next: Next) => Next;

@@ -16,5 +16,22 @@ export function intOption(name: string, value: number | undefined, fallback: num
   return value;
 }
 
+/** The longest delay setTimeout honours (Node fires longer ones after 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A setTimeout delay for `ms`: longer waits are cut to MAX_TIMER_MS (about 24.8 days). */
+export function timerDelay(ms: number): number {
+  return ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms;
+}
+
+/** Checks a caller-supplied duration in ms: finite, not negative, within setTimeout's range. */
+export function durationOption(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new RangeError(`rpc: ${name} must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${String(value)}`);
+  }
+  return value;
+}
+
 /** Limits beyond 2 GiB make no sense for a single message held in memory. */
 export const MAX_MESSAGE_LIMIT = 2 ** 31 - 1;

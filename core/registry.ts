@@ -22,24 +22,45 @@ const SERVICE_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 /**
  * The names an object exposes. For a class instance: the functions on its class prototypes,
- * walking up to (not including) Object.prototype; for a plain object: its own functions.
+ * walking up while each is a class written with `class` syntax, so your own base classes count
+ * but built-in and function-style bases (Map, EventEmitter, EventTarget) end the walk and never
+ * leak emit(), clear() and the like; for a plain object: its own functions.
  * Never `constructor`, never `_`-prefixed names, never symbols, never accessors (reading a
  * getter would run user code at registration), never a name Object.prototype has (a class's own
  * toString or valueOf is for its own use, and "toString" must mean the same on every service).
  */
+/**
+ * Names never exposed, on any service: `_private` ones and every name Object.prototype has
+ * (constructor, toString, __proto__, ...), even when a class defines its own.
+ */
+export function isReservedName(name: string): boolean {
+  return name.startsWith("_") || Object.hasOwn(Object.prototype, name);
+}
+
 export function exposedMethods(obj: object): Map<string, Function> {
   const found = new Map<string, Function>();
   const proto = Object.getPrototypeOf(obj);
   const plain = proto === Object.prototype || proto === null;
-  for (let p: object | null = plain ? obj : proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+  for (let p: object | null = plain ? obj : proto; p && (plain || isUserClass(p)); p = Object.getPrototypeOf(p)) {
     for (const key of Object.getOwnPropertyNames(p)) {
-      if (key.startsWith("_") || key.includes(".") || found.has(key) || Object.hasOwn(Object.prototype, key)) continue;
+      if (isReservedName(key) || key.includes(".") || found.has(key)) continue;
       const value = Object.getOwnPropertyDescriptor(p, key)?.value;
       if (typeof value === "function") found.set(key, value);
     }
     if (plain) break;
   }
   return found;
+}
+
+const BUILT_IN_BASES: ReadonlySet<object> = new Set([Object.prototype, globalThis.EventTarget?.prototype].filter(Boolean) as object[]);
+
+/** True for the prototype of a class declared with `class` syntax that is not built in. */
+function isUserClass(proto: object): boolean {
+  if (BUILT_IN_BASES.has(proto)) return false;
+  const ctor = Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
+  if (typeof ctor !== "function") return false;
+  const source = Function.prototype.toString.call(ctor);
+  return source.startsWith("class") && !source.endsWith("{ [native code] }");
 }
 
 export class Registry {
@@ -64,7 +85,7 @@ export class Registry {
     if (methods.size === 0) {
       throw new TypeError(
         `rpc.Register: type ${name} has no exported methods of suitable type ` +
-          "(hint: define methods on the class; constructor, _private and symbol names are never exposed)",
+          "(hint: declare methods in a class; constructor, _private, symbol and Object.prototype names are never exposed)",
       );
     }
     this.#services.set(name, methods);

@@ -5,6 +5,7 @@ import { RpcError } from "./errors.js";
 import { CallContext, type Peer } from "./context.js";
 import { BatchWriter } from "./batch-writer.js";
 import { debug } from "./debug.js";
+import { timerDelay } from "./options.js";
 import type { CodecSession, Encoded } from "./codec.js";
 import type { CallId, RequestEnvelope, ServerInbound } from "./envelope.js";
 import type { Framer } from "./framing/framer.js";
@@ -21,28 +22,42 @@ export interface Dispatcher {
   dispatch(method: Method, req: RequestEnvelope, ctx: CallContext): unknown;
 }
 
+/** How long a closing connection may take to read our last words before it is cut. */
+const LINGER_MS = 1000;
+/**
+ * Reply bytes a connection may have queued before we stop reading its requests: a peer that
+ * sends without reading holds at most this much, plus the replies of calls already running.
+ */
+const WRITE_BACKLOG_LIMIT = 1 << 20;
+
 /** An RpcError for whatever a handler threw; `throw undefined` still fails the call. */
 function thrown(error: unknown): RpcError {
   return error === undefined || error === null ? new RpcError(Code.UNKNOWN, `rpc: handler threw ${String(error)}`) : RpcError.from(error);
 }
 
-const NO_METADATA: Metadata = Object.freeze(Object.create(null)) as Metadata;
-/** How long a refused connection may take to read our last words before it is cut. */
-const LINGER_MS = 1000;
-
 export class ServerConnection {
   readonly peer: Peer;
+  /** Settles when the connection has closed. */
   readonly done: Promise<void>;
   readonly #stream: Duplex;
   readonly #codec: CodecSession;
   readonly #framer: Framer;
   readonly #writer: BatchWriter;
   readonly #server: Dispatcher;
+  /** Calls still owed a reply, by id; the context tells a reused id's new call from the old one. */
   readonly #inflight = new Map<CallId, CallContext>();
   readonly #timers = new Map<CallId, ReturnType<typeof setTimeout>>();
+  /** Handlers that have not returned, answered or not: a cancelled handler still holds its slot. */
+  #running = 0;
+  /** Frames read while the peer was not reading our replies, handled once it drains. */
+  #backlog: Encoded[] | undefined;
+  #backlogAt = 0;
+  #waitingForDrain = false;
   #draining = false;
+  #ending = false;
   #closed = false;
   #resolveDone!: () => void;
+  #idleWaiters: Array<() => void> = [];
 
   constructor(server: Dispatcher, stream: Duplex, codec: CodecSession, peer: Peer) {
     this.#server = server;
@@ -52,6 +67,8 @@ export class ServerConnection {
     this.#framer = codec.createFramer(server.maxMessageSize);
     this.#writer = new BatchWriter(stream);
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+    // A peer that half-closes after its last request still gets the replies (Duplex documents this as settable).
+    stream.allowHalfOpen = true;
     stream.on("data", this.#onData);
     stream.on("end", () => this.drain());
     stream.on("error", (err) => this.#teardown(`stream error: ${err.message}`));
@@ -59,14 +76,15 @@ export class ServerConnection {
     if (stream.destroyed) this.#teardown("connection closed");
   }
 
-  get inflight(): number {
-    return this.#inflight.size;
-  }
-
-  /** Graceful: refuse new calls, let in-flight ones finish, then end the connection. */
+  /** Graceful: refuse new calls, let running handlers finish, then end the connection. */
   drain(): void {
     this.#draining = true;
-    if (this.#inflight.size === 0) this.#end();
+    this.#endIfIdle();
+  }
+
+  /** Settles once the connection has closed and every handler it started has returned. */
+  idle(): Promise<void> {
+    return this.done.then(() => (this.#running === 0 ? undefined : new Promise<void>((resolve) => this.#idleWaiters.push(resolve))));
   }
 
   /** Immediate: cut the connection; in-flight handlers see their signal abort. */
@@ -76,11 +94,6 @@ export class ServerConnection {
   }
 
   readonly #onData = (chunk: Buffer | string): void => {
-    if (this.#stream.writableNeedDrain) {
-      // The peer is not reading our replies: stop reading its requests until it does.
-      this.#stream.pause();
-      this.#stream.once("drain", () => this.#stream.resume());
-    }
     try {
       this.#framer.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk, this.#onFrame);
     } catch (err) {
@@ -89,6 +102,44 @@ export class ServerConnection {
   };
 
   readonly #onFrame = (frame: Encoded): void => {
+    if (this.#backlog) this.#backlog.push(frame);
+    else if (this.#congested()) {
+      this.#backlog = [frame];
+      this.#waitForDrain();
+    } else this.#handle(frame);
+  };
+
+  #congested(): boolean {
+    return this.#writer.queued + this.#stream.writableLength >= WRITE_BACKLOG_LIMIT;
+  }
+
+  /** The peer is not reading our replies: stop reading its requests until it does. */
+  #waitForDrain(): void {
+    if (this.#waitingForDrain || this.#closed) return;
+    this.#waitingForDrain = true;
+    this.#stream.pause();
+    this.#writer.flush();
+    const resume = () => {
+      this.#waitingForDrain = false;
+      this.#pumpBacklog();
+    };
+    if (this.#stream.writableNeedDrain) this.#stream.once("drain", resume);
+    else setImmediate(resume);
+  }
+
+  #pumpBacklog(): void {
+    const backlog = this.#backlog;
+    while (backlog && this.#backlogAt < backlog.length) {
+      if (this.#closed) return;
+      if (this.#congested()) return this.#waitForDrain();
+      this.#handle(backlog[this.#backlogAt++]!);
+    }
+    this.#backlog = undefined;
+    this.#backlogAt = 0;
+    if (!this.#closed) this.#stream.resume();
+  }
+
+  #handle(frame: Encoded): void {
     if (this.#closed) return;
     let msg: ServerInbound;
     try {
@@ -101,14 +152,16 @@ export class ServerConnection {
       case "request":
         this.#onRequest(msg);
         return;
-      case "cancel":
-        this.#settle(msg.id, undefined, new RpcError(Code.CANCELLED, "rpc: call cancelled by the client"), true, false);
+      case "cancel": {
+        const ctx = this.#inflight.get(msg.id);
+        if (ctx) this.#failCall(msg.id, ctx, new RpcError(Code.CANCELLED, "rpc: call cancelled by the client"), false);
         return;
+      }
       case "invalid":
         this.#reply(msg.id, undefined, new RpcError(msg.error.code, msg.error.message));
         return;
     }
-  };
+  }
 
   #onRequest(req: RequestEnvelope): void {
     const { id } = req;
@@ -116,42 +169,59 @@ export class ServerConnection {
     if (this.#inflight.has(id)) {
       return this.#reply(id, undefined, new RpcError(Code.INVALID_ARGUMENT, `rpc: call id ${JSON.stringify(id)} is already in flight`));
     }
-    if (this.#inflight.size >= this.#server.maxConcurrentCalls) {
+    if (this.#running >= this.#server.maxConcurrentCalls) {
       return this.#reply(id, undefined, new RpcError(Code.RESOURCE_EXHAUSTED, `rpc: too many concurrent calls on this connection (maxConcurrentCalls ${this.#server.maxConcurrentCalls})`));
     }
     const method = this.#server.resolve(req.method);
     if (isLookupFailure(method)) return this.#reply(id, undefined, new RpcError(Code.UNIMPLEMENTED, method.message));
 
     const deadline = req.timeout === undefined ? undefined : Date.now() + req.timeout;
-    const ctx = new CallContext(req.method, req.metadata ?? NO_METADATA, deadline, this.peer);
+    const metadata = req.metadata ?? (Object.create(null) as Metadata);
+    const ctx = new CallContext(req.method, metadata, deadline, this.peer);
     this.#inflight.set(id, ctx);
+    this.#running++;
     if (req.timeout !== undefined) {
       const ms = req.timeout;
-      this.#timers.set(id, setTimeout(() => {
-        this.#settle(id, undefined, new RpcError(Code.DEADLINE_EXCEEDED, `rpc: deadline of ${ms} ms exceeded`), true, true);
-      }, ms));
+      const timer = setTimeout(() => this.#failCall(id, ctx, new RpcError(Code.DEADLINE_EXCEEDED, `rpc: deadline of ${ms} ms exceeded`), true), timerDelay(ms));
+      this.#timers.set(id, timer);
     }
-    let result: unknown;
     try {
-      result = this.#server.dispatch(method, req, ctx);
+      const result = this.#server.dispatch(method, req, ctx);
+      if (result instanceof Promise) {
+        result.then((value) => this.#returned(id, ctx, value), (err: unknown) => this.#threw(id, ctx, err));
+      } else if (typeof (result as PromiseLike<unknown> | null)?.then === "function") {
+        // A foreign thenable: let a real promise adopt it, so a throwing then() is just a rejection.
+        Promise.resolve(result).then((value) => this.#returned(id, ctx, value), (err: unknown) => this.#threw(id, ctx, err));
+      } else {
+        this.#returned(id, ctx, result);
+      }
     } catch (err) {
-      this.#settle(id, undefined, err, true, true);
-      return;
-    }
-    if (typeof (result as PromiseLike<unknown> | null)?.then === "function") {
-      (result as PromiseLike<unknown>).then(
-        (value) => this.#settle(id, value, undefined, false, true),
-        (err: unknown) => this.#settle(id, undefined, err, true, true),
-      );
-    } else {
-      this.#settle(id, result, undefined, false, true);
+      this.#threw(id, ctx, err);
     }
   }
 
-  /** Ends call `id` once: the first of result, error, deadline or cancel wins. `failed` because anything, even undefined, can be thrown. */
-  #settle(id: CallId, result: unknown, error: unknown, failed: boolean, reply: boolean): void {
-    const ctx = this.#inflight.get(id);
-    if (!ctx) return;
+  #returned(id: CallId, ctx: CallContext, value: unknown): void {
+    this.#running--;
+    if (this.#take(id, ctx)) this.#reply(id, value, undefined);
+    this.#endIfIdle();
+  }
+
+  #threw(id: CallId, ctx: CallContext, err: unknown): void {
+    this.#running--;
+    this.#failCall(id, ctx, thrown(err), true);
+    this.#endIfIdle();
+  }
+
+  /** Ends call `id` with an error (thrown, deadline or cancel) if it is still owed a reply. */
+  #failCall(id: CallId, ctx: CallContext, error: RpcError, reply: boolean): void {
+    if (!this.#take(id, ctx)) return;
+    ctx._abort(error);
+    if (reply) this.#reply(id, undefined, error);
+  }
+
+  /** Removes the call if `ctx` is still the one owed a reply under `id`: the first outcome wins. */
+  #take(id: CallId, ctx: CallContext): boolean {
+    if (this.#inflight.get(id) !== ctx) return false;
     this.#inflight.delete(id);
     if (this.#timers.size > 0) {
       const timer = this.#timers.get(id);
@@ -160,53 +230,52 @@ export class ServerConnection {
         this.#timers.delete(id);
       }
     }
-    if (failed) {
-      error = thrown(error);
-      ctx._abort(error);
-    }
-    if (reply) this.#reply(id, result, failed ? error : undefined);
-    if (this.#draining && this.#inflight.size === 0) this.#end();
+    return true;
   }
 
-  #reply(id: CallId, result: unknown, error: unknown): void {
+  #reply(id: CallId, result: unknown, error: RpcError | undefined): void {
     if (this.#closed) return;
-    let out;
+    let out: Encoded | undefined;
     if (error === undefined) {
       try {
         out = this.#codec.encodeResponse({ kind: "response", id, result });
       } catch (err) {
-        error = err;
+        error = RpcError.from(err, Code.INTERNAL);
       }
     }
-    if (error !== undefined) {
-      const e = RpcError.from(error);
-      out = this.#codec.encodeResponse({ kind: "response", id, error: { code: e.code, message: e.message } });
-    }
+    if (error !== undefined) out = this.#codec.encodeResponse({ kind: "response", id, error: { code: error.code, message: error.message } });
     this.#writer.write(this.#framer.frame(out!));
+  }
+
+  #endIfIdle(): void {
+    if (this.#running === 0) {
+      if (this.#draining && !this.#closed) this.#hangUp();
+      if (this.#closed) for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
   }
 
   /** A fault in the stream itself: tell the peer why (id null), then hang up without reading more. */
   #fail(err: RpcError): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#ending) return;
     debug("closing connection from %s: %s", this.peer.address ?? this.peer.transport, err.message);
     this.#stream.removeListener("data", this.#onData);
     this.#stream.pause();
+    this.#backlog = undefined;
     this.#writer.write(this.#framer.frame(this.#codec.encodeResponse({ kind: "response", id: null, error: { code: err.code, message: err.message } })));
-    this.#writer.flush();
+    this.#hangUp();
     this.#teardown(err.message);
+  }
+
+  /** Ends our side after the queued replies; a peer that never closes or never reads is cut after LINGER_MS. */
+  #hangUp(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#writer.flush();
     const stream = this.#stream;
     const linger = setTimeout(() => stream.destroy(), LINGER_MS);
     linger.unref();
-    stream.end(() => {
-      clearTimeout(linger);
-      stream.destroy();
-    });
-  }
-
-  #end(): void {
-    if (this.#closed) return;
-    this.#writer.flush();
-    this.#stream.end();
+    stream.once("close", () => clearTimeout(linger));
+    stream.end();
   }
 
   #teardown(reason: string): void {
@@ -218,5 +287,6 @@ export class ServerConnection {
     for (const ctx of this.#inflight.values()) ctx._abort(err);
     this.#inflight.clear();
     this.#resolveDone();
+    this.#endIfIdle();
   }
 }

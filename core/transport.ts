@@ -16,7 +16,7 @@ export interface Connection {
   readonly peer: Peer;
 }
 
-export interface DialOptions {
+export interface TransportDialOptions {
   /** Milliseconds to wait for the connection; default 20 s (gRPC's minimum connect timeout). */
   connectTimeout?: number;
   signal?: AbortSignal;
@@ -25,6 +25,6 @@ export interface DialOptions {
 export interface StreamTransport {
   /** URL schemes served, e.g. ["tcp", "unix"]. */
   readonly schemes: readonly string[];
-  dial(url: URL, options: DialOptions): Promise<Connection>;
+  dial(url: URL, options: TransportDialOptions): Promise<Connection>;
   listen(url: URL, onConnection: (conn: Connection) => void): Promise<Listener>;
 }

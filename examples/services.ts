@@ -1,6 +1,5 @@
 // The classic net/rpc example services, shared by the demo, the example server, tests and benchmarks.
-import { RpcError, Code } from "../core/errors.js";
-import type { CallContext } from "../core/context.js";
+import { RpcError, Code, type CallContext } from "../index.js";
 
 export interface GetUserReq {
   id: string;

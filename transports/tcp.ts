@@ -1,9 +1,10 @@
 // TCP and unix-socket transport on node:net: tcp://host:port, unix:///path.
 import net from "node:net";
+import type { Duplex } from "node:stream";
 import { Code } from "../core/codes.js";
 import { RpcError } from "../core/errors.js";
 import type { Peer } from "../core/context.js";
-import type { Connection, DialOptions, Listener, StreamTransport } from "../core/transport.js";
+import type { Connection, TransportDialOptions, Listener, StreamTransport } from "../core/transport.js";
 import { DEFAULT_CONNECT_TIMEOUT } from "../core/options.js";
 
 type Endpoint = { path: string } | { host: string; port: number };
@@ -21,19 +22,19 @@ export function endpointOf(url: URL): Endpoint {
   return { host, port: Number(url.port) };
 }
 
-function peerOf(socket: net.Socket, transport: string): Peer {
-  return transport === "unix"
-    ? { transport }
-    : { transport, address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+/** Who is on the other end of a stream: a TCP address and port, a unix socket, or unknown. */
+export function peerOf(stream: Duplex): Peer {
+  if (!(stream instanceof net.Socket)) return { transport: "stream" };
+  if (typeof stream.remoteAddress !== "string") return { transport: "unix" };
+  return { transport: "tcp", address: stream.remoteAddress, port: stream.remotePort ?? 0 };
 }
 
 function translate(err: NodeJS.ErrnoException, what: string): RpcError {
   return new RpcError(Code.UNAVAILABLE, `rpc: ${what}: ${err.message}`, { cause: err });
 }
 
-function dial(url: URL, options: DialOptions): Promise<Connection> {
+function dial(url: URL, options: TransportDialOptions): Promise<Connection> {
   const endpoint = endpointOf(url);
-  const transport = url.protocol.slice(0, -1);
   const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
   return new Promise((resolve, reject) => {
     const socket = "path" in endpoint ? net.connect({ path: endpoint.path }) : net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
@@ -53,7 +54,7 @@ function dial(url: URL, options: DialOptions): Promise<Connection> {
     socket.once("error", onError);
     socket.once("connect", () => {
       cleanup();
-      resolve({ stream: socket, peer: peerOf(socket, transport) });
+      resolve({ stream: socket, peer: peerOf(socket) });
     });
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -62,10 +63,9 @@ function dial(url: URL, options: DialOptions): Promise<Connection> {
 
 function listen(url: URL, onConnection: (conn: Connection) => void): Promise<Listener> {
   const endpoint = endpointOf(url);
-  const transport = url.protocol.slice(0, -1);
   // allowHalfOpen: a client that ends its side still gets the replies to calls it already sent.
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    onConnection({ stream: socket, peer: peerOf(socket, transport) });
+    onConnection({ stream: socket, peer: peerOf(socket) });
   });
   return listenOn(server, endpoint, url);
 }

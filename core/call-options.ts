@@ -1,0 +1,34 @@
+// Options of one call and of a client, and their checks.
+import type { Peer } from "./context.js";
+import type { Codec } from "./codec.js";
+import type { Interceptor } from "./interceptor.js";
+import type { Metadata } from "./metadata.js";
+import { DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, durationOption, intOption } from "./options.js";
+
+export interface CallOptions {
+  /** Aborting rejects the call at once with CANCELLED and aborts the server handler's signal. */
+  signal?: AbortSignal;
+  /** Milliseconds before the call fails with DEADLINE_EXCEEDED; sent to the server as its deadline. */
+  timeout?: number;
+  /** Sent with the call; keys [0-9a-z_.-]+, values strings or arrays of strings. */
+  metadata?: Metadata;
+}
+
+export interface ClientOptions {
+  /** Default JSON. */
+  codec?: Codec;
+  /** Largest reply accepted, in bytes; default 4 MiB. A larger one ends the connection. */
+  maxMessageSize?: number;
+  /** Run around every call, the first outermost. */
+  interceptors?: Interceptor[];
+  /** Default timeout for calls that set none, in ms; default none. */
+  timeout?: number;
+  /** Who the client is connected to (set by dial). */
+  peer?: Peer;
+}
+
+/** Validates client options before anything connects; returns the receive limit. */
+export function checkClientOptions(options: ClientOptions): number {
+  durationOption("option timeout", options.timeout);
+  return intOption("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_LIMIT);
+}

@@ -37,7 +37,7 @@ function thrown(error: unknown): RpcError {
 
 export class ServerConnection {
   readonly peer: Peer;
-  /** Settles when the connection has closed. */
+  /** Settles when the stream has closed (not merely when we stopped serving it). */
   readonly done: Promise<void>;
   readonly #stream: Duplex;
   readonly #codec: CodecSession;
@@ -72,8 +72,8 @@ export class ServerConnection {
     stream.on("data", this.#onData);
     stream.on("end", () => this.drain());
     stream.on("error", (err) => this.#teardown(`stream error: ${err.message}`));
-    stream.on("close", () => this.#teardown("connection closed"));
-    if (stream.destroyed) this.#teardown("connection closed");
+    stream.on("close", this.#onClose);
+    if (stream.destroyed) this.#onClose();
   }
 
   /** Graceful: refuse new calls, let running handlers finish, then end the connection. */
@@ -92,6 +92,12 @@ export class ServerConnection {
     this.#stream.destroy();
     this.#teardown("server closed");
   }
+
+  readonly #onClose = (): void => {
+    this.#teardown("connection closed");
+    this.#resolveDone();
+    this.#wakeIfIdle();
+  };
 
   readonly #onData = (chunk: Buffer | string): void => {
     try {
@@ -248,10 +254,12 @@ export class ServerConnection {
   }
 
   #endIfIdle(): void {
-    if (this.#running === 0) {
-      if (this.#draining && !this.#closed) this.#hangUp();
-      if (this.#closed) for (const wake of this.#idleWaiters.splice(0)) wake();
-    }
+    if (this.#running === 0 && this.#draining && !this.#closed) this.#hangUp();
+    this.#wakeIfIdle();
+  }
+
+  #wakeIfIdle(): void {
+    if (this.#running === 0 && this.#stream.destroyed) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   /** A fault in the stream itself: tell the peer why (id null), then hang up without reading more. */
@@ -272,8 +280,8 @@ export class ServerConnection {
     this.#ending = true;
     this.#writer.flush();
     const stream = this.#stream;
+    // Not unref'd: the socket is paused and would never notice the peer's FIN by itself.
     const linger = setTimeout(() => stream.destroy(), LINGER_MS);
-    linger.unref();
     stream.once("close", () => clearTimeout(linger));
     stream.end();
   }
@@ -286,7 +294,5 @@ export class ServerConnection {
     const err = new RpcError(Code.CANCELLED, `rpc: ${reason}`);
     for (const ctx of this.#inflight.values()) ctx._abort(err);
     this.#inflight.clear();
-    this.#resolveDone();
-    this.#endIfIdle();
   }
 }

@@ -4,6 +4,7 @@ import t from "tap";
 import net from "node:net";
 import { Server, RpcError, Code, type CallContext, type Interceptor } from "../../index.js";
 import { Arith, Slow, UserServer } from "../../examples/services.js";
+import { Watch } from "../helpers/watch.js";
 import { LineSocket, bounded, rejection, startServer, waitFor, connect } from "../helpers/net.js";
 
 class Ctx {
@@ -19,26 +20,6 @@ class Ctx {
 }
 
 /** Hang(tag) waits until its signal aborts (10 s at most) and records why. */
-class Watch {
-  started: string[] = [];
-  aborted = new Map<string, unknown>();
-  calls = 0;
-  Hang(tag: string, ctx: CallContext): Promise<never> {
-    this.started.push(tag);
-    return new Promise((_, reject) => {
-      const timer = setTimeout(() => reject(new Error("never aborted")), 10_000);
-      ctx.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        this.aborted.set(tag, ctx.signal.reason);
-        reject(ctx.signal.reason);
-      });
-    });
-  }
-  Count(): number {
-    return ++this.calls;
-  }
-}
-
 t.test("calls on one connection run concurrently and complete in completion order", async (t) => {
   const { url, port } = await startServer(t);
   const c = await connect(t, url);

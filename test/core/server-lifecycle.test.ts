@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { PassThrough } from "node:stream";
 import { Server, dial, RpcError, Code, type CallContext, type Interceptor } from "../../index.js";
 import { Arith } from "../../examples/services.js";
+import { Watch } from "../helpers/watch.js";
 import { LineSocket, bounded, rawServer, rejection, startServer, waitFor, type Teardown, connect } from "../helpers/net.js";
 
 class Info {
@@ -16,22 +17,6 @@ class Info {
   }
   Meta(_: unknown, ctx: CallContext): unknown {
     return ctx.metadata;
-  }
-}
-
-class Watch {
-  started: string[] = [];
-  aborted = new Map<string, unknown>();
-  Hang(tag: string, ctx: CallContext): Promise<never> {
-    this.started.push(tag);
-    return new Promise((_, reject) => {
-      const timer = setTimeout(() => reject(new Error("never aborted")), 10_000);
-      ctx.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        this.aborted.set(tag, ctx.signal.reason);
-        reject(ctx.signal.reason);
-      });
-    });
   }
 }
 

@@ -49,8 +49,8 @@ export class RpcError extends Error {
    * anything else gets `code` (UNKNOWN unless given).
    */
   static from(reason: unknown, code: Code = Code.UNKNOWN): RpcError {
-    if (reason instanceof RpcError) return reason;
     try {
+      if (reason instanceof RpcError) return reason;
       return convert(reason, code);
     } catch {
       // A hostile value (throwing getters or toString) still becomes an error, never a crash.

@@ -21,8 +21,8 @@ export interface RegisterOptions {
 const SERVICE_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 /**
- * The names an object exposes. For a class instance: the functions on its class prototypes,
- * walking up while each is a class written with `class` syntax, so your own base classes count
+ * The names an object exposes. For a class instance: the functions on its own prototype, then
+ * on its bases while each is a class written with `class` syntax, so your own base classes count
  * but built-in and function-style bases (Map, EventEmitter, EventTarget) end the walk and never
  * leak emit(), clear() and the like; for a plain object: its own functions.
  * Never `constructor`, never `_`-prefixed names, never symbols, never accessors (reading a
@@ -41,7 +41,9 @@ export function exposedMethods(obj: object): Map<string, Function> {
   const found = new Map<string, Function>();
   const proto = Object.getPrototypeOf(obj);
   const plain = proto === Object.prototype || proto === null;
-  for (let p: object | null = plain ? obj : proto; p && (plain || isUserClass(p)); p = Object.getPrototypeOf(p)) {
+  // The object's own prototype always counts (ES5-style constructors, Object.create(methods));
+  // above it, only class-syntax user classes do.
+  for (let p: object | null = plain ? obj : proto; p && p !== Object.prototype && (plain || p === proto || isUserClass(p)); p = Object.getPrototypeOf(p)) {
     for (const key of Object.getOwnPropertyNames(p)) {
       if (isReservedName(key) || key.includes(".") || found.has(key)) continue;
       const value = Object.getOwnPropertyDescriptor(p, key)?.value;

@@ -22,8 +22,10 @@ export interface Dispatcher {
   dispatch(method: Method, req: RequestEnvelope, ctx: CallContext): unknown;
 }
 
-/** How long a closing connection may take to read our last words before it is cut. */
+/** How long a connection we ended may stay open on the peer's side before it is cut. */
 const LINGER_MS = 1000;
+/** How long a gracefully ended connection may take to read its last replies. */
+const FLUSH_TIMEOUT_MS = 30_000;
 /**
  * Reply bytes a connection may have queued before we stop reading its requests: a peer that
  * sends without reading holds at most this much, plus the replies of calls already running.
@@ -53,7 +55,11 @@ export class ServerConnection {
   #backlog: Encoded[] | undefined;
   #backlogAt = 0;
   #waitingForDrain = false;
+  /** The peer ended its side: serve what it sent (backlog included), then end ours. */
+  #peerEnded = false;
   #draining = false;
+  /** close() was called: nobody waits for abandoned handlers any more. */
+  #abandoned = false;
   #ending = false;
   #closed = false;
   #resolveDone!: () => void;
@@ -70,27 +76,42 @@ export class ServerConnection {
     // A peer that half-closes after its last request still gets the replies (Duplex documents this as settable).
     stream.allowHalfOpen = true;
     stream.on("data", this.#onData);
-    stream.on("end", () => this.drain());
+    stream.on("end", () => {
+      this.#peerEnded = true;
+      if (!this.#backlog) this.#finish();
+    });
     stream.on("error", (err) => this.#teardown(`stream error: ${err.message}`));
     stream.on("close", this.#onClose);
     if (stream.destroyed) this.#onClose();
   }
 
-  /** Graceful: refuse new calls, let running handlers finish, then end the connection. */
+  /**
+   * Graceful, for the server's shutdown: refuse new calls, let running handlers finish, then end
+   * the connection. Requests still waiting unread behind a slow reader were never started; they
+   * are dropped with the connection.
+   */
   drain(): void {
+    this.#backlog = undefined;
+    this.#finish();
+  }
+
+  /** No more calls: end the connection once running handlers have returned. */
+  #finish(): void {
     this.#draining = true;
     this.#endIfIdle();
   }
 
-  /** Settles once the connection has closed and every handler it started has returned. */
+  /** Settles once the connection has closed and every handler it started has returned (or close() gave up on them). */
   idle(): Promise<void> {
-    return this.done.then(() => (this.#running === 0 ? undefined : new Promise<void>((resolve) => this.#idleWaiters.push(resolve))));
+    return this.done.then(() => (this.#running === 0 || this.#abandoned ? undefined : new Promise<void>((resolve) => this.#idleWaiters.push(resolve))));
   }
 
-  /** Immediate: cut the connection; in-flight handlers see their signal abort. */
+  /** Immediate: cut the connection; in-flight handlers see their signal abort, and nobody waits for them. */
   close(): void {
+    this.#abandoned = true;
     this.#stream.destroy();
     this.#teardown("server closed");
+    this.#wakeIfIdle();
   }
 
   readonly #onClose = (): void => {
@@ -116,20 +137,28 @@ export class ServerConnection {
   };
 
   #congested(): boolean {
-    return this.#writer.queued + this.#stream.writableLength >= WRITE_BACKLOG_LIMIT;
+    // Never below the stream's own high-water mark: past it, write() has asked for 'drain'.
+    const limit = Math.max(WRITE_BACKLOG_LIMIT, this.#stream.writableHighWaterMark);
+    return this.#writer.queued + this.#stream.writableLength >= limit;
   }
 
   /** The peer is not reading our replies: stop reading its requests until it does. */
   #waitForDrain(): void {
     if (this.#waitingForDrain || this.#closed) return;
-    this.#waitingForDrain = true;
     this.#stream.pause();
     this.#writer.flush();
+    if (this.#stream.writableEnded) {
+      // Nothing more can be written: the backlog can never be answered.
+      this.#backlog = undefined;
+      return;
+    }
+    this.#waitingForDrain = true;
     const resume = () => {
       this.#waitingForDrain = false;
       this.#pumpBacklog();
     };
-    if (this.#stream.writableNeedDrain) this.#stream.once("drain", resume);
+    // After the flush, congestion means the stream is past its high-water mark, so 'drain' will come.
+    if (this.#congested()) this.#stream.once("drain", resume);
     else setImmediate(resume);
   }
 
@@ -142,7 +171,9 @@ export class ServerConnection {
     }
     this.#backlog = undefined;
     this.#backlogAt = 0;
-    if (!this.#closed) this.#stream.resume();
+    if (this.#closed) return;
+    if (this.#peerEnded) this.#finish();
+    else this.#stream.resume();
   }
 
   #handle(frame: Encoded): void {
@@ -254,12 +285,12 @@ export class ServerConnection {
   }
 
   #endIfIdle(): void {
-    if (this.#running === 0 && this.#draining && !this.#closed) this.#hangUp();
+    if (this.#running === 0 && this.#draining && !this.#backlog && !this.#closed) this.#hangUp();
     this.#wakeIfIdle();
   }
 
   #wakeIfIdle(): void {
-    if (this.#running === 0 && this.#stream.destroyed) for (const wake of this.#idleWaiters.splice(0)) wake();
+    if ((this.#running === 0 || this.#abandoned) && this.#stream.destroyed) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   /** A fault in the stream itself: tell the peer why (id null), then hang up without reading more. */
@@ -270,19 +301,27 @@ export class ServerConnection {
     this.#stream.pause();
     this.#backlog = undefined;
     this.#writer.write(this.#framer.frame(this.#codec.encodeResponse({ kind: "response", id: null, error: { code: err.code, message: err.message } })));
-    this.#hangUp();
+    this.#hangUp(LINGER_MS);
     this.#teardown(err.message);
   }
 
-  /** Ends our side after the queued replies; a peer that never closes or never reads is cut after LINGER_MS. */
-  #hangUp(): void {
+  /**
+   * Ends our side after the queued replies. `flushMs` is how long the peer may take to read
+   * them (a slow reader gets its replies; one that never reads is cut); once they are all
+   * handed over, a peer that keeps its side open (as Go's client does) is cut after LINGER_MS.
+   */
+  #hangUp(flushMs = FLUSH_TIMEOUT_MS): void {
     if (this.#ending) return;
     this.#ending = true;
     this.#writer.flush();
     const stream = this.#stream;
     // Not unref'd: the socket is paused and would never notice the peer's FIN by itself.
-    const linger = setTimeout(() => stream.destroy(), LINGER_MS);
-    stream.once("close", () => clearTimeout(linger));
+    let timer = setTimeout(() => stream.destroy(), flushMs);
+    stream.once("finish", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stream.destroy(), LINGER_MS);
+    });
+    stream.once("close", () => clearTimeout(timer));
     stream.end();
   }
 

@@ -104,6 +104,10 @@ export class Server {
   serve(netServer: net.Server): this {
     if (this.#state !== "serving") throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
     this.#netServers.add(netServer);
+    // A net.Server still binding when close() runs would start listening afterwards: stop it then.
+    netServer.once("listening", () => {
+      if (this.#state !== "serving") netServer.close();
+    });
     netServer.on("connection", (socket: net.Socket) => {
       socket.setNoDelay(true);
       void this.serveConn(socket);
@@ -148,7 +152,8 @@ export class Server {
 
   #stopAccepting(): Promise<void> {
     const listeners = [...this.#listeners].map((l) => l.close());
-    const netServers = [...this.#netServers].map((s) => new Promise<void>((done) => (s.listening ? s.close(() => done()) : done())));
+    // close() on a server that is not bound yet only reports ERR_SERVER_NOT_RUNNING; the 'listening' hook in serve() covers it.
+    const netServers = [...this.#netServers].map((s) => new Promise<void>((done) => s.close(() => done())));
     this.#listeners.clear();
     this.#netServers.clear();
     return Promise.all([...listeners, ...netServers]).then(() => undefined);

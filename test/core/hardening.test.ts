@@ -257,3 +257,130 @@ t.test("typed stubs: an optional first parameter may be left out", async (t) => 
   t.equal(await opt.Maybe(), -1);
   t.equal(await opt.Maybe({ n: 3 }), 3);
 });
+
+t.test("a peer that half-closes behind a backlog still gets every reply", async (t) => {
+  class Wide {
+    Blob(n: number): { n: number; pad: string } {
+      return { n, pad: "y".repeat(64 * 1024) };
+    }
+  }
+  const { port } = await startServer(t, { services: [new Wide()] });
+  const peer = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+  t.teardown(() => peer.destroy());
+  await once(peer, "connect");
+  let lines = 0;
+  peer.on("data", (d: Buffer) => {
+    for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) lines++;
+  });
+  const batch = (from: number) => Array.from({ length: 50 }, (_, i) => `{"method":"Wide.Blob","params":[${from + i}],"id":${from + i}}\n`).join("");
+  peer.write(batch(0));
+  await sleep(100);
+  peer.end(batch(50));
+  await waitFor(() => lines === 100, "all 100 replies", 20_000);
+  t.equal(lines, 100);
+});
+
+t.test("shutdown() lets a slow reader take every reply", async (t) => {
+  class Heavy {
+    async Blob(n: number): Promise<{ n: number; pad: string }> {
+      await sleep(50);
+      return { n, pad: "z".repeat(256 * 1024) };
+    }
+  }
+  const { server, port } = await startServer(t, { services: [new Heavy()] });
+  const peer = net.connect({ host: "127.0.0.1", port });
+  t.teardown(() => peer.destroy());
+  await once(peer, "connect");
+  const N = 40;
+  peer.write(Array.from({ length: N }, (_, i) => `{"method":"Heavy.Blob","params":[${i}],"id":${i}}\n`).join(""));
+  // A slow but live reader: about 64 KiB every 20 ms, so the 10 MB of replies take seconds.
+  let lines = 0;
+  const reader = setInterval(() => {
+    const d = peer.read() as Buffer | null;
+    if (d) for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) lines++;
+  }, 20);
+  t.teardown(() => clearInterval(reader));
+  await sleep(20);
+  await bounded(server.shutdown(), 25_000, "shutdown");
+  await waitFor(() => lines === N || peer.destroyed, "the replies", 25_000);
+  t.equal(lines, N, "every reply arrived before the connection closed");
+});
+
+t.test("close() cuts short a shutdown() that waits for a handler ignoring its signal", async (t) => {
+  class Deaf {
+    Wait(): Promise<never> {
+      return new Promise(() => {}); // never settles, never looks at ctx.signal
+    }
+  }
+  const { server, url } = await startServer(t, { services: [new Deaf()] });
+  const c = await connect(t, url);
+  const pending = c.call("Deaf.Wait").catch((e: unknown) => e);
+  await sleep(50);
+  const stopping = server.shutdown();
+  await sleep(50);
+  await server.close();
+  await bounded(stopping, 5_000, "shutdown after close");
+  t.equal(((await pending) as { code?: unknown }).code, Code.UNAVAILABLE);
+});
+
+t.test("function-style constructors and Object.create services register their prototype's methods", async (t) => {
+  function Legacy(this: unknown) {}
+  Legacy.prototype.Add = function (p: { A: number; B: number }) {
+    return p.A + p.B;
+  };
+  const server = new Server();
+  server.register(new (Legacy as unknown as new () => object)());
+  server.register(Object.create({ Sub: (p: { A: number; B: number }) => p.A - p.B }), { name: "Calc" });
+  t.same(server.methods(), ["Calc.Sub", "Legacy.Add"]);
+});
+
+t.test("serve() racing close(): the net.Server never ends up listening", async (t) => {
+  const server = new Server();
+  const netServer = net.createServer();
+  netServer.listen(0, "127.0.0.1");
+  server.serve(netServer);
+  await server.close();
+  await sleep(100);
+  t.equal(netServer.listening, false);
+});
+
+t.test("a thrown Proxy whose traps throw is still an error reply", async (t) => {
+  class Trap {
+    Throw(): never {
+      throw new Proxy({}, { getPrototypeOf: () => { throw new Error("trap"); }, get: () => { throw new Error("trap"); } });
+    }
+  }
+  const { url } = await startServer(t, { services: [new Trap()] });
+  const c = await connect(t, url);
+  t.equal((await rejection(c.call("Trap.Throw"))).code, Code.UNKNOWN);
+  t.equal(await c.call("Arith.Multiply", { A: 3, B: 3 }), 9);
+});
+
+t.test("backpressure waits for 'drain' instead of polling, whatever the stream's high-water mark", async (t) => {
+  const server = new Server();
+  server.register(new Big());
+  const netServer = net.createServer({ highWaterMark: 4 * MiB }, (s) => void server.serveConn(s));
+  await new Promise<void>((r) => netServer.listen(0, "127.0.0.1", r));
+  t.teardown(() => {
+    void server.close();
+    netServer.close();
+  });
+  const peer = net.connect({ host: "127.0.0.1", port: (netServer.address() as net.AddressInfo).port });
+  t.teardown(() => peer.destroy());
+  await once(peer, "connect");
+  peer.pause(); // never read
+  peer.write(Array.from({ length: 2_000 }, (_, id) => `{"method":"Big.Blob","params":[null],"id":${id}}\n`).join(""));
+  await sleep(300);
+  const real = globalThis.setImmediate;
+  let immediates = 0;
+  globalThis.setImmediate = ((...args: Parameters<typeof setImmediate>) => {
+    immediates++;
+    return real(...args);
+  }) as typeof setImmediate;
+  try {
+    await sleep(300);
+  } finally {
+    globalThis.setImmediate = real;
+  }
+  t.ok(immediates < 100, `${immediates} setImmediate calls while the peer was not reading`);
+});

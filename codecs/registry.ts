@@ -1,6 +1,7 @@
 // Codecs by name, so a URL's ?codec= or a CLI flag can pick one.
 import type { Codec } from "../core/codec.js";
 import { json } from "./json.js";
+import { msgpack } from "./msgpack.js";
 
 const codecs = new Map<string, Codec>();
 
@@ -9,6 +10,7 @@ export function registerCodec(codec: Codec): void {
 }
 
 registerCodec(json);
+registerCodec(msgpack);
 
 export function codecNamed(name: string): Codec {
   const codec = codecs.get(name);

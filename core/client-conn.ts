@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { Code } from "./codes.js";
 import { RpcError } from "./errors.js";
 import { BatchWriter } from "./batch-writer.js";
+import { ACK_OK, AckReader, encodeHello } from "./preface.js";
 import type { CallContext } from "./context.js";
 import type { CodecSession, Encoded } from "./codec.js";
 import type { Framer } from "./framing/framer.js";
@@ -28,18 +29,25 @@ export class StreamClientConnection {
   readonly #writer: BatchWriter;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
+  #ack: AckReader | undefined;
   #error: RpcError | undefined;
   #resolveClosed!: (err: RpcError) => void;
 
-  constructor(stream: Duplex, codec: CodecSession, maxMessageSize: number) {
+  /** `codecName` other than "json" makes the connection open with a preface naming it. */
+  constructor(stream: Duplex, codec: CodecSession, codecName: string, maxMessageSize: number) {
     this.#stream = stream;
     this.#codec = codec;
     this.#framer = codec.createFramer(maxMessageSize);
     this.#writer = new BatchWriter(stream);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    if (codecName !== "json") {
+      this.#ack = new AckReader();
+      this.#writer.write(encodeHello(codecName));
+    }
     stream.on("data", (chunk: Buffer) => {
       try {
-        this.#framer.push(chunk, this.#onFrame);
+        const rest = this.#ack ? this.#readAck(chunk) : chunk;
+        if (rest && rest.length > 0) this.#framer.push(rest, this.#onFrame);
       } catch (err) {
         this.#fail(RpcError.from(err, Code.INTERNAL));
       }
@@ -49,6 +57,15 @@ export class StreamClientConnection {
     stream.on("end", () => this.#fail(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: closed by the peer")));
     // No 'close' will come for a stream that is already gone: fail now rather than hang every call.
     if (stream.destroyed || stream.readableEnded) this.#fail(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: the stream was already closed"));
+  }
+
+  /** The server's answer to our preface; returns the bytes after it once it is whole. */
+  #readAck(chunk: Uint8Array): Uint8Array | undefined {
+    const ack = this.#ack!.push(chunk);
+    if (!ack) return undefined;
+    this.#ack = undefined;
+    if (ack.value.status !== ACK_OK) throw new RpcError(Code.UNIMPLEMENTED, ack.value.message || "rpc: the server refused our codec", { fromPeer: true });
+    return ack.rest;
   }
 
   /** Calls waiting for a reply. */
@@ -72,7 +89,12 @@ export class StreamClientConnection {
         // The caller gave up: forget the call and tell the server, so its handler stops too.
         if (!this.#pending.delete(id)) return;
         reject(RpcError.from(reason, Code.CANCELLED));
-        if (!this.#error) this.#writer.write(this.#framer.frame(this.#codec.encodeCancel(id)));
+        if (this.#error) return;
+        try {
+          this.#writer.write(this.#framer.frame(this.#codec.encodeCancel(id)));
+        } catch (err) {
+          this.#fail(RpcError.from(err, Code.INTERNAL));
+        }
       });
       this.#writer.write(frame);
     });

@@ -35,7 +35,8 @@ export class Client {
     const max = checkClientOptions(options);
     this.#timeout = options.timeout;
     this.peer = options.peer;
-    this.#conn = new StreamClientConnection(stream, (options.codec ?? json).fork(), max);
+    const codec = options.codec ?? json;
+    this.#conn = new StreamClientConnection(stream, codec.fork(), codec.name, max);
     this.closed = this.#conn.closed;
     const interceptors = [...(options.interceptors ?? [])];
     const send: Next = (req, ctx) => this.#conn.invoke(req, ctx);

@@ -4,6 +4,8 @@
 export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 /** In-flight calls one connection may hold on a server before new ones are refused. */
 export const DEFAULT_MAX_CONCURRENT_CALLS = 4096;
+/** Time a connection that has started its preface gets to finish it. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 /** gRPC's minimum connect timeout (connection-backoff.md). */
 export const DEFAULT_CONNECT_TIMEOUT = 20_000;
 

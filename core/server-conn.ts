@@ -83,6 +83,8 @@ export class ServerConnection {
     stream.on("error", (err) => this.#teardown(`stream error: ${err.message}`));
     stream.on("close", this.#onClose);
     if (stream.destroyed) this.#onClose();
+    // Codec detection leaves the stream paused; 'data' listeners do not undo an explicit pause.
+    else stream.resume();
   }
 
   /**
@@ -280,8 +282,19 @@ export class ServerConnection {
         error = RpcError.from(err, Code.INTERNAL);
       }
     }
-    if (error !== undefined) out = this.#codec.encodeResponse({ kind: "response", id, error: { code: error.code, message: error.message } });
-    this.#writer.write(this.#framer.frame(out!));
+    try {
+      if (error !== undefined) out = this.#codec.encodeResponse({ kind: "response", id, error: { code: error.code, message: error.message } });
+      this.#writer.write(this.#framer.frame(out!));
+    } catch (err) {
+      this.#cut(`cannot encode even an error reply: ${(err as Error).message}`);
+    }
+  }
+
+  /** The codec is broken for this connection: close it without last words. */
+  #cut(reason: string): void {
+    debug("cutting connection from %s: %s", this.peer.address ?? this.peer.transport, reason);
+    this.#stream.destroy();
+    this.#teardown(reason);
   }
 
   #endIfIdle(): void {
@@ -300,7 +313,11 @@ export class ServerConnection {
     this.#stream.removeListener("data", this.#onData);
     this.#stream.pause();
     this.#backlog = undefined;
-    this.#writer.write(this.#framer.frame(this.#codec.encodeResponse({ kind: "response", id: null, error: { code: err.code, message: err.message } })));
+    try {
+      this.#writer.write(this.#framer.frame(this.#codec.encodeResponse({ kind: "response", id: null, error: { code: err.code, message: err.message } })));
+    } catch (encodeError) {
+      return this.#cut(`${err.message}; and cannot encode it: ${(encodeError as Error).message}`);
+    }
     this.#hangUp(LINGER_MS);
     this.#teardown(err.message);
   }

@@ -9,15 +9,21 @@ import { ServerConnection, type Dispatcher } from "./server-conn.js";
 import type { Peer } from "./context.js";
 import type { Codec } from "./codec.js";
 import type { Listener } from "./transport.js";
-import { DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, intOption } from "./options.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, MAX_TIMER_MS, intOption } from "./options.js";
+import { sniffCodec } from "./sniff.js";
 import { json } from "../codecs/json.js";
-import { codecFor } from "../codecs/registry.js";
+import { msgpack } from "../codecs/msgpack.js";
 import { parseTarget, transportFor } from "../transports/registry.js";
 import { peerOf } from "../transports/tcp.js";
 
 export interface ServerOptions {
-  /** Codec for connections that do not choose one; default JSON (Go's net/rpc/jsonrpc wire format). */
-  codec?: Codec;
+  /**
+   * The codecs this server speaks; default JSON (Go's net/rpc/jsonrpc wire format) and msgpack.
+   * Every port serves all of them: each connection's first bytes say which it uses.
+   */
+  codecs?: Codec[];
+  /** Milliseconds a connection that has begun its codec preface gets to finish it; default 10 s. */
+  handshakeTimeout?: number;
   /** Largest message accepted, in bytes; default 4 MiB, as gRPC. A larger one closes its connection. */
   maxMessageSize?: number;
   /** Handlers running per connection before new calls get RESOURCE_EXHAUSTED; default 4096. */
@@ -27,6 +33,7 @@ export interface ServerOptions {
 }
 
 export interface ServeConnOptions {
+  /** Accept only this codec on the connection (default: any the server speaks). */
   codec?: Codec;
   peer?: Peer;
 }
@@ -38,12 +45,15 @@ export interface ServeConnOptions {
 export class Server {
   readonly maxMessageSize: number;
   readonly maxConcurrentCalls: number;
-  readonly #codec: Codec;
+  readonly handshakeTimeout: number;
+  readonly #codecs: Map<string, Codec>;
   readonly #registry = new Registry();
   readonly #interceptors: Interceptor[];
   #chain: Next | undefined;
   readonly #dispatcher: Dispatcher;
   readonly #connections = new Set<ServerConnection>();
+  /** Streams still sending their first bytes, cut by close() and shutdown(). */
+  readonly #handshaking = new Set<Duplex>();
   readonly #listeners = new Set<Listener>();
   readonly #netServers = new Set<net.Server>();
   #state: "serving" | "draining" | "closed" = "serving";
@@ -51,7 +61,9 @@ export class Server {
   constructor(options: ServerOptions = {}) {
     this.maxMessageSize = intOption("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_LIMIT);
     this.maxConcurrentCalls = intOption("maxConcurrentCalls", options.maxConcurrentCalls, DEFAULT_MAX_CONCURRENT_CALLS, 1, 2 ** 31 - 1);
-    this.#codec = options.codec ?? json;
+    this.handshakeTimeout = intOption("handshakeTimeout", options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, 1, MAX_TIMER_MS);
+    this.#codecs = new Map((options.codecs ?? [json, msgpack]).map((c) => [c.name, c]));
+    if (this.#codecs.size === 0) throw new RangeError("rpc: option codecs must name at least one codec");
     this.#interceptors = [...(options.interceptors ?? [])];
     this.#dispatcher = {
       maxMessageSize: this.maxMessageSize,
@@ -88,13 +100,24 @@ export class Server {
     return this.#registry.list();
   }
 
-  /** Serves one connection (any Duplex) until it ends; the promise settles then and never rejects. */
-  serveConn(stream: Duplex, options: ServeConnOptions = {}): Promise<void> {
-    if (this.#state !== "serving") {
-      stream.destroy();
-      return Promise.resolve();
-    }
-    const conn = new ServerConnection(this.#dispatcher, stream, (options.codec ?? this.#codec).fork(), options.peer ?? peerOf(stream));
+  /** The codecs this server speaks, by name. */
+  codecs(): string[] {
+    return [...this.#codecs.keys()];
+  }
+
+  /**
+   * Serves one connection (any Duplex) until it closes; the promise settles then and never
+   * rejects. The codec is the one the connection's first bytes ask for.
+   */
+  async serveConn(stream: Duplex, options: ServeConnOptions = {}): Promise<void> {
+    if (this.#state !== "serving") return void stream.destroy();
+    const codecs = options.codec ? new Map([[options.codec.name, options.codec]]) : this.#codecs;
+    this.#handshaking.add(stream);
+    const codec = await sniffCodec(stream, { codecs, handshakeTimeout: this.handshakeTimeout });
+    this.#handshaking.delete(stream);
+    if (!codec) return;
+    if (this.#state !== "serving") return void stream.destroy();
+    const conn = new ServerConnection(this.#dispatcher, stream, codec.fork(), options.peer ?? peerOf(stream));
     this.#connections.add(conn);
     void conn.idle().then(() => this.#connections.delete(conn));
     return conn.done;
@@ -119,8 +142,11 @@ export class Server {
   async listen(address: string): Promise<Listener> {
     if (this.#state !== "serving") throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
     const url = parseTarget(address);
-    const codec = codecFor(url, this.#codec);
-    const listener = await transportFor(url).listen(url, ({ stream, peer }) => void this.serveConn(stream, { codec, peer }));
+    // ?codec=name limits the port to that codec; otherwise it serves every codec.
+    const only = url.searchParams.get("codec");
+    const codec = only === null ? undefined : this.#codecs.get(only);
+    if (only !== null && !codec) throw new TypeError(`rpc: listen ${address}: this server does not speak codec ${JSON.stringify(only)} (it speaks ${this.codecs().join(", ")})`);
+    const listener = await transportFor(url).listen(url, ({ stream, peer }) => void this.serveConn(stream, { ...(codec ? { codec } : {}), peer }));
     if (this.#state !== "serving") {
       // close() or shutdown() ran while we were binding.
       await listener.close();
@@ -133,6 +159,7 @@ export class Server {
   /** Stops at once: listeners close, connections are cut, handlers see their signal abort. Idempotent. */
   async close(): Promise<void> {
     this.#state = "closed";
+    for (const stream of this.#handshaking) stream.destroy();
     for (const conn of this.#connections) conn.close();
     await this.#stopAccepting();
   }
@@ -145,6 +172,7 @@ export class Server {
   async shutdown(): Promise<void> {
     if (this.#state === "serving") this.#state = "draining";
     const stopping = this.#stopAccepting();
+    for (const stream of this.#handshaking) stream.destroy();
     const connections = [...this.#connections];
     for (const conn of connections) conn.drain();
     await Promise.all([stopping, ...connections.map((conn) => conn.idle())]);

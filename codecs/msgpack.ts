@@ -1,0 +1,171 @@
+// msgpack (msgpackr) on length-prefixed frames, gob-like: a record's keys go once per connection, then values only.
+//
+// Envelopes are msgpack arrays; params and results use msgpackr's record extension in
+// sequential mode, so the first {Id, Name, Phone} on a connection carries its keys and every
+// later one carries only values (as Go's gob sends a type once per stream).
+//   request  [0, id, method, params, timeout|null, metadata|null]   metadata: [key, value, key, value, ...]
+//   response [1, id, result]
+//   error    [2, id|null, code, message]                              id null: about the connection itself
+//   cancel   [3, id]
+import { Packr, Unpackr } from "msgpackr";
+import { Code, isCode } from "../core/codes.js";
+import { RpcError } from "../core/errors.js";
+import { readMetadata, hasMetadata, type Metadata } from "../core/metadata.js";
+import { LengthFramer } from "../core/framing/length.js";
+import type { Codec, CodecSession, Encoded } from "../core/codec.js";
+import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../core/envelope.js";
+
+const REQUEST = 0;
+const RESULT = 1;
+const ERROR = 2;
+const CANCEL = 3;
+
+/** Record structures a peer may define on one connection; ours use at most 64. */
+export const MAX_STRUCTURES = 1024;
+/** Keys across all of a connection's record structures. */
+export const MAX_STRUCTURE_KEYS = 65_536;
+
+/** msgpackr writes into the options object it is given, so every encoder and decoder gets a fresh one. */
+const options = () => ({ sequential: true, useBigIntExtension: true });
+
+function malformed(detail: string): RpcError {
+  return new RpcError(Code.INVALID_ARGUMENT, `rpc: malformed msgpack message: ${detail}`);
+}
+
+function isId(id: unknown): id is CallId {
+  return (typeof id === "number" && Number.isFinite(id)) || typeof id === "string";
+}
+
+function flatMetadata(md: Metadata | undefined): unknown[] | null {
+  if (!hasMetadata(md)) return null;
+  const flat: unknown[] = [];
+  for (const key in md) flat.push(key, md[key]);
+  return flat;
+}
+
+function metadataOf(flat: unknown): Metadata | undefined {
+  if (flat === null || flat === undefined) return undefined;
+  if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new RpcError(Code.INVALID_ARGUMENT, "rpc: metadata must be a flat list of keys and values");
+  const md: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const key = flat[i];
+    if (typeof key !== "string" || key === "__proto__") throw new RpcError(Code.INVALID_ARGUMENT, "rpc: metadata keys must be strings");
+    md[key] = flat[i + 1];
+  }
+  return readMetadata(md);
+}
+
+/** A record definition is the ext marker 0xd4 0x72 or 0xd5 0x72 ("r"); look before counting. */
+function mayDefineStructure(frame: Uint8Array): boolean {
+  for (let i = frame.indexOf(0x72, 1); i !== -1; i = frame.indexOf(0x72, i + 1)) {
+    const before = frame[i - 1];
+    if (before === 0xd4 || before === 0xd5) return true;
+  }
+  return false;
+}
+
+class MsgpackSession implements CodecSession {
+  #packr = new Packr(options());
+  readonly #unpackr = new Unpackr(options());
+  readonly #structures: unknown[];
+
+  constructor() {
+    this.#structures = (this.#unpackr as unknown as { structures: unknown[] }).structures;
+  }
+
+  createFramer(maxMessageSize: number): LengthFramer {
+    return new LengthFramer(maxMessageSize);
+  }
+
+  #pack(value: unknown, what: string): Uint8Array {
+    try {
+      return this.#packr.pack(value);
+    } catch (err) {
+      // A failed pack may have assigned record ids the peer never saw: a fresh encoder
+      // defines every structure again before using it, so the stream stays in step.
+      this.#packr = new Packr(options());
+      throw new RpcError(Code.INTERNAL, `rpc: cannot encode ${what} as msgpack: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  #unpack(frame: Encoded): unknown {
+    if (typeof frame === "string") throw malformed("text frame");
+    let value: unknown;
+    try {
+      value = this.#unpackr.unpack(frame);
+    } catch (err) {
+      throw malformed((err as Error).message);
+    }
+    if (mayDefineStructure(frame)) this.#checkStructures();
+    return value;
+  }
+
+  #checkStructures(): void {
+    let count = 0;
+    let keys = 0;
+    for (const slot of Object.keys(this.#structures)) {
+      const structure = (this.#structures as unknown as Record<string, unknown>)[slot];
+      if (!Array.isArray(structure)) continue;
+      count++;
+      keys += structure.length;
+    }
+    if (count > MAX_STRUCTURES || keys > MAX_STRUCTURE_KEYS) {
+      throw new RpcError(
+        Code.RESOURCE_EXHAUSTED,
+        `rpc: msgpack peer defined ${count} record structures with ${keys} keys (limits ${MAX_STRUCTURES} and ${MAX_STRUCTURE_KEYS} per connection)`,
+      );
+    }
+  }
+
+  encodeRequest(req: RequestEnvelope): Uint8Array {
+    return this.#pack([REQUEST, req.id, req.method, req.params, req.timeout ?? null, flatMetadata(req.metadata)], "params");
+  }
+
+  encodeCancel(id: CallId): Uint8Array {
+    return this.#pack([CANCEL, id], "cancel");
+  }
+
+  encodeResponse(res: ResponseEnvelope): Uint8Array {
+    if (res.error) return this.#pack([ERROR, res.id, res.error.code, res.error.message], "error");
+    return this.#pack([RESULT, res.id, res.result], "result");
+  }
+
+  decodeRequest(frame: Encoded): ServerInbound {
+    const msg = this.#unpack(frame);
+    if (!Array.isArray(msg) || !isId(msg[1])) throw malformed("not an envelope with an id");
+    const id = msg[1];
+    if (msg[0] === CANCEL) return { kind: "cancel", id };
+    if (msg[0] !== REQUEST || typeof msg[2] !== "string") {
+      return { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: "rpc: msgpack envelope is not a request" } };
+    }
+    const timeout = msg[4];
+    if (timeout !== null && timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0) || !Number.isFinite(timeout))) {
+      return { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: "rpc: timeout must be a non-negative number of milliseconds" } };
+    }
+    let metadata: Metadata | undefined;
+    try {
+      metadata = metadataOf(msg[5]);
+    } catch (err) {
+      return { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: (err as Error).message } };
+    }
+    return { kind: "request", id, method: msg[2], params: msg[3], timeout: timeout ?? undefined, metadata };
+  }
+
+  decodeResponse(frame: Encoded): ResponseEnvelope {
+    const msg = this.#unpack(frame);
+    if (!Array.isArray(msg)) throw malformed("not an envelope");
+    const id = msg[1];
+    if (msg[0] === ERROR && (id === null || isId(id))) {
+      const code = isCode(msg[2]) && msg[2] !== Code.OK ? msg[2] : Code.UNKNOWN;
+      return { kind: "response", id, error: { code, message: typeof msg[3] === "string" ? msg[3] : "rpc: error without a message" } };
+    }
+    if (msg[0] === RESULT && isId(id)) return { kind: "response", id, result: msg[2] };
+    throw malformed("not a response");
+  }
+}
+
+/** The msgpack codec: one encoder/decoder pair per connection, because record structures are per stream. */
+export const msgpack: Codec = {
+  name: "msgpack",
+  fork: () => new MsgpackSession(),
+};

@@ -1,0 +1,105 @@
+// Length-prefixed frames for binary codecs: a u32 big-endian byte count, then that many bytes.
+import type { Encoded } from "../codec.js";
+import type { Framer } from "./framer.js";
+import { tooLarge } from "./newline.js";
+
+const HEADER = 4;
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+/**
+ * A state machine with two states: reading a header, reading a body. The declared length is
+ * checked against the limit the moment the header is complete, so a peer cannot make us
+ * buffer a byte of an oversized body. Frames that arrive whole inside one chunk are handed out
+ * as views, without a copy; only frames split across chunks are assembled.
+ */
+export class LengthFramer implements Framer {
+  readonly #limit: number;
+  #state: "header" | "body" = "header";
+  /** Pieces of the header or body being assembled, and their total length. */
+  #parts: Uint8Array[] = [];
+  #have = 0;
+  /** Body length, in the "body" state. */
+  #need = 0;
+
+  constructor(maxMessageSize: number) {
+    this.#limit = maxMessageSize;
+  }
+
+  get buffered(): number {
+    return this.#have;
+  }
+
+  push(chunk: Uint8Array, onFrame: (frame: Encoded) => void): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#state === "header") {
+        if (this.#have === 0 && chunk.length - at >= HEADER) {
+          const size = this.#checked(readU32(chunk, at));
+          at += HEADER;
+          if (chunk.length - at >= size) {
+            onFrame(chunk.subarray(at, at + size));
+            at += size;
+          } else this.#startBody(size);
+          continue;
+        }
+        at = this.#collect(chunk, at, HEADER);
+        if (this.#have < HEADER) return;
+        const size = this.#checked(readU32(join(this.#parts, HEADER), 0));
+        this.#parts = [];
+        this.#have = 0;
+        if (size === 0) onFrame(EMPTY);
+        else this.#startBody(size);
+        continue;
+      }
+      at = this.#collect(chunk, at, this.#need);
+      if (this.#have < this.#need) return;
+      const body = join(this.#parts, this.#need);
+      this.#state = "header";
+      this.#parts = [];
+      this.#have = 0;
+      onFrame(body);
+    }
+  }
+
+  #checked(size: number): number {
+    if (size > this.#limit) throw tooLarge(size, this.#limit);
+    return size;
+  }
+
+  #startBody(size: number): void {
+    this.#state = "body";
+    this.#need = size;
+  }
+
+  /** Takes bytes from chunk until `target` are held; returns the new read position. */
+  #collect(chunk: Uint8Array, at: number, target: number): number {
+    const take = Math.min(target - this.#have, chunk.length - at);
+    this.#parts.push(chunk.subarray(at, at + take));
+    this.#have += take;
+    return at + take;
+  }
+
+  frame(body: Encoded): Encoded {
+    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    const out = new Uint8Array(HEADER + bytes.length);
+    new DataView(out.buffer).setUint32(0, bytes.length);
+    out.set(bytes, HEADER);
+    return out;
+  }
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return bytes[at]! * 0x1000000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
+}
+
+function join(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

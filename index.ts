@@ -16,6 +16,7 @@ export type { Listener, StreamTransport, Connection, TransportDialOptions } from
 export { json } from "./codecs/json.js";
 export { msgpack, MAX_STRUCTURES, MAX_STRUCTURE_KEYS } from "./codecs/msgpack.js";
 export { registerCodec, codecNamed } from "./codecs/registry.js";
+export { protobuf, loadRoot, type ProtobufCodec, type ProtobufOptions, type Longs } from "./codecs/protobuf/index.js";
 export { registerTransport } from "./transports/registry.js";
 export { tcp } from "./transports/tcp.js";
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_HANDSHAKE_TIMEOUT } from "./core/options.js";

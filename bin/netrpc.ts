@@ -6,7 +6,8 @@ import { dial, RpcError, codecNamed, type Metadata } from "../index.js";
 const USAGE = `usage: netrpc call <address> <Service.Method> ['<json params>'] [options]
 
   address          tcp://host:port, unix:///path, or host:port
-  --codec NAME     wire codec (default json)
+  --codec NAME     wire codec: json (default), msgpack, protobuf
+  --proto FILE     .proto declaring the service (protobuf; repeatable)
   --metadata k=v   send metadata (repeatable)
   --timeout MS     fail with DEADLINE_EXCEEDED after MS milliseconds
 
@@ -32,7 +33,7 @@ function parseMetadata(pairs: string[]): Metadata {
   return md;
 }
 
-async function call(args: string[], opts: { codec?: string; metadata?: string[]; timeout?: string }): Promise<number> {
+async function call(args: string[], opts: { codec?: string; proto?: string[]; metadata?: string[]; timeout?: string }): Promise<number> {
   const [address, method, paramsText] = args;
   if (!address || !method) usage("call needs an address and a method");
   let params: unknown;
@@ -43,8 +44,10 @@ async function call(args: string[], opts: { codec?: string; metadata?: string[];
   }
   const timeout = opts.timeout === undefined ? undefined : Number(opts.timeout);
   if (timeout !== undefined && !(timeout >= 0)) usage(`--timeout takes milliseconds, got ${JSON.stringify(opts.timeout)}`);
-  // Without --codec the address's ?codec= (or JSON) decides.
-  const client = await dial(address, opts.codec === undefined ? {} : { codec: codecNamed(opts.codec) });
+  // Without --codec the address's ?codec= (or JSON) decides; --proto alone means protobuf.
+  const proto = opts.proto?.length ? { proto: opts.proto } : {};
+  const name = opts.codec ?? (opts.proto?.length && !new URL(address.includes("://") ? address : `tcp://${address}`).searchParams.get("codec") ? "protobuf" : undefined);
+  const client = await dial(address, { ...proto, ...(name === undefined ? {} : { codec: codecNamed(name, proto) }) });
   try {
     const result = await client.call(method, params, { metadata: parseMetadata(opts.metadata ?? []), ...(timeout === undefined ? {} : { timeout }) });
     process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);
@@ -61,6 +64,7 @@ async function main(): Promise<number> {
       allowPositionals: true,
       options: {
         codec: { type: "string" },
+        proto: { type: "string", multiple: true },
         metadata: { type: "string", multiple: true },
         timeout: { type: "string" },
         help: { type: "boolean", short: "h" },

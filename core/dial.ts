@@ -10,6 +10,8 @@ export interface DialOptions extends Omit<ClientOptions, "peer"> {
   connectTimeout?: number;
   /** Abort the dial. */
   signal?: AbortSignal;
+  /** .proto files for `?codec=protobuf` (or pass `codec: protobuf({ proto })`). */
+  proto?: string | readonly string[];
 }
 
 /**
@@ -21,7 +23,7 @@ export async function dial(address: string, options: DialOptions = {}): Promise<
   checkClientOptions(options);
   durationOption("option connectTimeout", options.connectTimeout);
   const url = parseTarget(address);
-  const codec = options.codec ?? codecFor(url);
+  const codec = options.codec ?? codecFor(url, undefined, options.proto === undefined ? {} : { proto: options.proto });
   const dialOptions = { ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }), ...(options.signal ? { signal: options.signal } : {}) };
   const { stream, peer } = await transportFor(url).dial(url, dialOptions);
   return new Client(stream, { ...options, codec, peer });

@@ -18,6 +18,11 @@ export interface RegisterOptions {
   name?: string;
 }
 
+export interface RegistryEntryOptions extends RegisterOptions {
+  /** Wire method name -> the object's method name, when a descriptor names the methods (proto services). */
+  methods?: ReadonlyMap<string, string>;
+}
+
 const SERVICE_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 /**
@@ -69,7 +74,7 @@ export class Registry {
   readonly #services = new Map<string, Map<string, Method>>();
 
   /** Adds obj's methods under its service name; throws naming the rule that failed. */
-  register(obj: object, options: RegisterOptions = {}): string {
+  register(obj: object, options: RegistryEntryOptions = {}): string {
     if (typeof obj !== "object" || obj === null) {
       throw new TypeError(`rpc.Register: expected an object, got ${obj === null ? "null" : typeof obj}`);
     }
@@ -81,7 +86,12 @@ export class Registry {
     }
     if (this.#services.has(name)) throw new Error(`rpc: service already defined: ${name}`);
     const methods = new Map<string, Method>();
-    for (const [method, fn] of exposedMethods(obj)) {
+    const exposed = exposedMethods(obj);
+    // With a descriptor, the wire names are its rpcs; each must be one of the object's exposed methods.
+    const names = options.methods ?? new Map([...exposed.keys()].map((m) => [m, m] as const));
+    for (const [method, own] of names) {
+      const fn = exposed.get(own);
+      if (!fn) throw new TypeError(`rpc.Register: ${name}.${method} needs a method ${own} on the object`);
       methods.set(method, { name: `${name}.${method}`, service: name, method, call: fn.bind(obj) as Method["call"] });
     }
     if (methods.size === 0) {

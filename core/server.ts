@@ -11,8 +11,11 @@ import type { Codec } from "./codec.js";
 import type { Listener } from "./transport.js";
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, MAX_TIMER_MS, intOption } from "./options.js";
 import { sniffCodec } from "./sniff.js";
+import { protoService, type ProtoServiceOptions } from "./proto-service.js";
 import { json } from "../codecs/json.js";
 import { msgpack } from "../codecs/msgpack.js";
+import { protobuf, type ProtobufCodec } from "../codecs/protobuf/index.js";
+import type { Root } from "protobufjs";
 import { parseTarget, transportFor } from "../transports/registry.js";
 import { peerOf } from "../transports/tcp.js";
 
@@ -48,6 +51,7 @@ export class Server {
   readonly handshakeTimeout: number;
   readonly #codecs: Map<string, Codec>;
   readonly #registry = new Registry();
+  readonly #protoRoots: Root[] = [];
   readonly #interceptors: Interceptor[];
   #chain: Next | undefined;
   readonly #dispatcher: Dispatcher;
@@ -82,9 +86,24 @@ export class Server {
     };
   }
 
-  /** Exposes obj's methods as "Service.Method"; the service is obj's class name unless `name` is given. */
-  register(obj: object, options?: RegisterOptions): this {
-    this.#registry.register(obj, options);
+  /**
+   * Exposes obj's methods as "Service.Method"; the service is obj's class name unless `name` is
+   * given. With `service` (and `proto`), a protobuf service's rpcs map onto obj's methods, and the
+   * server's protobuf codec learns the service's message types.
+   */
+  register(obj: object, options: RegisterOptions & Partial<ProtoServiceOptions> = {}): this {
+    if (options.service === undefined) {
+      this.#registry.register(obj, options);
+      return this;
+    }
+    const own = this.#codecs.get("protobuf") as ProtobufCodec | undefined;
+    const mapped = protoService(obj, options as ProtoServiceOptions, own ? [...own.roots, ...this.#protoRoots] : this.#protoRoots);
+    this.#registry.register(obj, { name: options.service, ...(mapped.methods ? { methods: mapped.methods } : {}) });
+    if (mapped.root) {
+      this.#protoRoots.push(mapped.root);
+      // The codec's method table is fixed when it is made: make it again with every proto known.
+      this.#codecs.set("protobuf", protobuf({ root: [...(own?.roots ?? []), mapped.root] }));
+    }
     return this;
   }
 

@@ -1,17 +1,12 @@
 // `npm start`: a server and a client on loopback, every transport and codec, each call timed.
 import os from "node:os";
 import path from "node:path";
-import { Server, dial, RpcError, type Client } from "../index.js";
-import { Arith, Slow, UserServer } from "./services.js";
+import { Server, dial, protobuf, RpcError, type Client } from "../index.js";
+import { Arith, Slow, User, UserServer, USER_PROTO } from "./services.js";
 
 const server = new Server();
 server.register(new UserServer()).register(new Arith()).register(new Slow());
-
-const sock = path.join(os.tmpdir(), `netrpc-demo-${process.pid}.sock`);
-const deployments = [
-  { label: "tcp  + json", address: "tcp://127.0.0.1:0" },
-  { label: "unix + json", address: `unix://${sock}` },
-];
+server.register(new User(), { service: "user.User", proto: USER_PROTO });
 
 async function show(client: Client, method: string, params: unknown, options = {}): Promise<void> {
   const start = process.hrtime.bigint();
@@ -26,10 +21,8 @@ async function show(client: Client, method: string, params: unknown, options = {
   console.log(`  ${method.padEnd(19)} ${JSON.stringify(params).padEnd(16)} -> ${outcome}  (${us.toFixed(0)} µs)`);
 }
 
-for (const { label, address } of deployments) {
-  const listener = await server.listen(address);
-  console.log(`${label}  ${listener.url}`);
-  const client = await dial(listener.url);
+/** The classic net/rpc calls, for codecs that carry any value. */
+async function classic(client: Client): Promise<void> {
   await show(client, "UserServer.GetUser", { id: "1" });
   await show(client, "UserServer.GetUser", { id: "2" });
   await show(client, "UserServer.GetUser", { id: "3" });
@@ -39,8 +32,33 @@ for (const { label, address } of deployments) {
   await show(client, "Slow.Sleep", 50);
   await show(client, "Slow.Sleep", 5000, { timeout: 100 });
   await show(client, "Arith.constructor", {});
+}
+
+/** user.User from user.proto, the calls protobuf has descriptors for. */
+async function proto(client: Client): Promise<void> {
+  await show(client, "user.User.GetUser", { id: "1" });
+  await show(client, "user.User.GetUser", { id: "2" });
+  await show(client, "user.User.GetUser", { id: "3" });
+}
+
+const tcp = await server.listen("tcp://127.0.0.1:0");
+const unix = await server.listen(`unix://${path.join(os.tmpdir(), `netrpc-demo-${process.pid}.sock`)}`);
+console.log(`one server, codecs ${server.codecs().join(", ")}, listening on ${tcp.url} and ${unix.url}\n`);
+
+const deployments: Array<{ label: string; connect: () => Promise<Client>; run: (c: Client) => Promise<void> }> = [
+  { label: "tcp  + json", connect: () => dial(tcp.url), run: classic },
+  { label: "tcp  + msgpack", connect: () => dial(`${tcp.url}?codec=msgpack`), run: classic },
+  { label: "tcp  + protobuf", connect: () => dial(tcp.url, { codec: protobuf({ proto: USER_PROTO }) }), run: proto },
+  { label: "unix + json", connect: () => dial(unix.url), run: classic },
+  { label: "unix + msgpack", connect: () => dial(`${unix.url}?codec=msgpack`), run: classic },
+];
+
+for (const { label, connect, run } of deployments) {
+  console.log(label);
+  const client = await connect();
+  await run(client);
   await client.close();
 }
 
 await server.shutdown();
-console.log("done: every call above crossed a real socket on this machine.");
+console.log("\ndone: every call above crossed a real socket on this machine.");

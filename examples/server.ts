@@ -1,14 +1,17 @@
 // The example server: the classic net/rpc services on every --listen address.
 //   npm run example-server -- --listen tcp://127.0.0.1:1234 [--listen unix:///tmp/netrpc.sock]
+// Every port speaks json, msgpack and protobuf; each connection's first bytes pick one.
 import { parseArgs } from "node:util";
 import { Server } from "../index.js";
-import { Arith, Slow, UserServer } from "./services.js";
+import { Arith, Slow, User, UserServer, USER_PROTO } from "./services.js";
 
 const { values } = parseArgs({ options: { listen: { type: "string", multiple: true } } });
 const addresses = values.listen?.length ? values.listen : ["tcp://127.0.0.1:1234"];
 
 const server = new Server();
 server.register(new UserServer()).register(new Arith()).register(new Slow());
+// user.User from user.proto: served over protobuf (and json and msgpack) on the same ports.
+server.register(new User(), { service: "user.User", proto: USER_PROTO });
 
 for (const address of addresses) {
   const listener = await server.listen(address);

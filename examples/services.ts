@@ -1,4 +1,5 @@
 // The classic net/rpc example services, shared by the demo, the example server, tests and benchmarks.
+import { fileURLToPath } from "node:url";
 import { RpcError, Code, type CallContext } from "../index.js";
 
 export interface GetUserReq {
@@ -22,6 +23,18 @@ export class UserServer {
     // NOT_FOUND travels as a code to netrpc peers; Go peers see only the text.
     if (!user) throw new RpcError(Code.NOT_FOUND, "user not found");
     return user;
+  }
+}
+
+/** examples/user/user.proto, the classic user service. */
+export const USER_PROTO = fileURLToPath(new URL("./user/user.proto", import.meta.url));
+
+/** user.User from USER_PROTO on a plain class: the same users, with the .proto's lower-case fields. */
+export class User {
+  GetUser(req: { id: string }): { id: string; name: string; phone: string } {
+    const user = users.get(String(req?.id));
+    if (!user) throw new RpcError(Code.NOT_FOUND, "user not found");
+    return { id: user.Id, name: user.Name, phone: user.Phone };
   }
 }
 

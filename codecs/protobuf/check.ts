@@ -1,0 +1,178 @@
+// Params and results -> plain objects protobufjs's fromObject takes without guessing, checked field by field.
+import protobuf from "protobufjs";
+import type { Type, Field, Enum } from "protobufjs";
+
+/** protobuf's own nesting limit; deeper (or cyclic) values are refused, not a stack overflow. */
+const MAX_DEPTH = 100;
+
+const LONG: Readonly<Record<string, boolean>> = { int64: true, sint64: true, sfixed64: true, uint64: false, fixed64: false };
+const INT32: Readonly<Record<string, [number, number]>> = {
+  int32: [-0x80000000, 0x7fffffff], sint32: [-0x80000000, 0x7fffffff], sfixed32: [-0x80000000, 0x7fffffff],
+  uint32: [0, 0xffffffff], fixed32: [0, 0xffffffff],
+};
+const INT64_MIN = -(2n ** 63n), INT64_MAX = 2n ** 63n - 1n, UINT64_MAX = 2n ** 64n - 1n;
+const DECIMAL = /^-?\d+$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A value that does not fit its field; `path` is the field path ("user.address.zip"). */
+export class FieldError extends Error {
+  constructor(path: string[], problem: string) {
+    super(`${path.length > 0 ? path.join(".") : "(message)"}: ${problem}`);
+  }
+}
+
+interface Plan {
+  /** Field by the key a value may use: the .proto name, or its lowerCamelCase form. */
+  readonly byKey: ReadonlyMap<string, Field>;
+  /** Oneof names (toObject's `oneofs: true` keys), ignored on input. */
+  readonly oneofs: ReadonlySet<string>;
+}
+
+const plans = new WeakMap<Type, Plan>();
+
+function planOf(type: Type): Plan {
+  let plan = plans.get(type);
+  if (plan) return plan;
+  const byKey = new Map<string, Field>();
+  for (const field of type.fieldsArray) byKey.set(field.name, field.resolve());
+  for (const field of type.fieldsArray) {
+    const camel = protobuf.util.camelCase(field.name);
+    if (!byKey.has(camel)) byKey.set(camel, field);
+  }
+  plan = { byKey, oneofs: new Set(Object.keys(type.oneofs ?? {})) };
+  plans.set(type, plan);
+  return plan;
+}
+
+/**
+ * Checks `value` against message type `type` and returns a fresh object with the .proto field
+ * names that fromObject reads as is: int64s as decimal strings (a bigint or a number is
+ * accepted), enums as names or numbers the enum defines (protobufjs's verify refuses others), bytes as Uint8Array or base64. A key that names no
+ * field is refused (as protojson does), so `{ Id: "1" }` for `string id` fails loudly instead
+ * of sending an empty message; null and undefined mean "not set". Throws FieldError.
+ */
+export function checkMessage(type: Type, value: unknown, path: string[] = []): Record<string, unknown> {
+  if (path.length > MAX_DEPTH) throw new FieldError(path, `nested deeper than ${MAX_DEPTH} (a cycle?)`);
+  if (typeof value !== "object" || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) {
+    throw new FieldError(path, `${type.fullName.slice(1)} object expected, got ${describe(value)}`);
+  }
+  const plan = planOf(type);
+  const out = Object.create(null) as Record<string, unknown>;
+  const source = value as Record<string, unknown>;
+  for (const key of Object.keys(source)) {
+    const v = source[key];
+    if (v === undefined || v === null) continue;
+    const field = plan.byKey.get(key);
+    if (!field) {
+      if (plan.oneofs.has(key)) continue;
+      throw new FieldError([...path, key], `no such field in ${type.fullName.slice(1)} (fields: ${type.fieldsArray.map((f) => f.name).join(", ") || "none"})`);
+    }
+    if (field.name in out) throw new FieldError([...path, key], `field ${field.name} given twice`);
+    path.push(field.name);
+    out[field.name] = checkField(field, v, path);
+    path.pop();
+  }
+  return out;
+}
+
+function checkField(field: Field, v: unknown, path: string[]): unknown {
+  if (field.map) {
+    if (typeof v !== "object" || Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Map) {
+      throw new FieldError(path, `map expected as a plain object, got ${describe(v)}`);
+    }
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const key of Object.keys(v as object)) {
+      checkMapKey((field as unknown as protobuf.MapField).keyType, key, path);
+      const item = (v as Record<string, unknown>)[key];
+      if (item === undefined || item === null) throw new FieldError([...path, key], "map value missing");
+      path.push(key);
+      out[key] = checkSingle(field, item, path);
+      path.pop();
+    }
+    return out;
+  }
+  if (field.repeated) {
+    if (!Array.isArray(v)) throw new FieldError(path, `array expected, got ${describe(v)}`);
+    return v.map((item, i) => {
+      path.push(String(i));
+      if (item === undefined || item === null) throw new FieldError(path, "null in a repeated field");
+      const checked = checkSingle(field, item, path);
+      path.pop();
+      return checked;
+    });
+  }
+  return checkSingle(field, v, path);
+}
+
+function checkSingle(field: Field, v: unknown, path: string[]): unknown {
+  const resolved = field.resolvedType;
+  if (resolved instanceof protobuf.Type) return checkMessage(resolved, v, path);
+  if (resolved instanceof protobuf.Enum) return checkEnum(resolved, v, path);
+  return checkScalar(field.type, v, path);
+}
+
+function checkEnum(e: Enum, v: unknown, path: string[]): unknown {
+  if (typeof v === "string" && Object.hasOwn(e.values, v)) return v;
+  if (typeof v === "number" && Object.hasOwn(e.valuesById, v)) return v;
+  throw new FieldError(path, `${e.fullName.slice(1)} name or number expected (${Object.keys(e.values).join(", ")}), got ${describe(v)}`);
+}
+
+function checkScalar(type: string, v: unknown, path: string[]): unknown {
+  switch (type) {
+    case "string":
+      if (typeof v === "string") return v;
+      break;
+    case "bool":
+      if (typeof v === "boolean") return v;
+      break;
+    case "double":
+    case "float":
+      if (typeof v === "number") return v;
+      break;
+    case "bytes":
+      if (v instanceof Uint8Array) return v;
+      if (typeof v === "string" && BASE64.test(v)) return v;
+      return fail(path, "Uint8Array or base64 string", v);
+    default: {
+      const range = INT32[type];
+      if (range) {
+        if (typeof v === "number" && Number.isInteger(v) && v >= range[0] && v <= range[1]) return v;
+        return fail(path, `${type} (an integer from ${range[0]} to ${range[1]})`, v);
+      }
+      const signed = LONG[type];
+      if (signed !== undefined) return checkLong(signed, type, v, path);
+      throw new FieldError(path, `unsupported field type ${type}`);
+    }
+  }
+  return fail(path, type, v);
+}
+
+/** 64-bit integers: a number, a decimal string, a bigint or a Long; returned as a decimal string or Long. */
+function checkLong(signed: boolean, type: string, v: unknown, path: string[]): unknown {
+  let n: bigint | undefined;
+  if (typeof v === "bigint") n = v;
+  else if (typeof v === "string" && DECIMAL.test(v)) n = BigInt(v);
+  else if (typeof v === "number" && Number.isInteger(v)) n = BigInt(v);
+  else if (typeof v === "object" && v !== null && Number.isInteger((v as { low?: unknown }).low) && Number.isInteger((v as { high?: unknown }).high)) return v;
+  if (n !== undefined && (signed ? n >= INT64_MIN && n <= INT64_MAX : n >= 0n && n <= UINT64_MAX)) return n.toString();
+  return fail(path, `${type} (an integer as a number, decimal string or bigint, ${signed ? "-2^63 to 2^63-1" : "0 to 2^64-1"})`, v);
+}
+
+function checkMapKey(keyType: string, key: string, path: string[]): void {
+  if (keyType === "string") return;
+  if (keyType === "bool" ? key === "true" || key === "false" : DECIMAL.test(key)) return;
+  throw new FieldError([...path, key], `map key must be a ${keyType}`);
+}
+
+function fail(path: string[], expected: string, got: unknown): never {
+  throw new FieldError(path, `${expected} expected, got ${describe(got)}`);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return v.length > 40 ? `a string of ${v.length} characters` : JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (typeof v === "bigint") return `${v}n`;
+  return `a${typeof v === "object" ? "n" : ""} ${typeof v}`;
+}

@@ -1,0 +1,177 @@
+// The protobuf CodecSession: envelopes from envelope.ts, payload types from the method table, per-connection call bookkeeping.
+import { Code, isCode } from "../../core/codes.js";
+import { RpcError } from "../../core/errors.js";
+import { LengthFramer } from "../../core/framing/length.js";
+import type { CodecSession, Encoded } from "../../core/codec.js";
+import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound, WireError } from "../../core/envelope.js";
+import type { MethodDescriptor, MethodTable } from "./descriptors.js";
+import { checkId, malformed, readRequest, readResponse, writeCancel, writeRequest, writeResponse } from "./envelope.js";
+import { decodePayload, encodePayload, type Longs } from "./payload.js";
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * One connection's session. A response carries only its call id, so the session remembers the
+ * method of every call still owed a reply: on a client, from encodeRequest until its response
+ * or cancel; on a server, from decodeRequest until encodeResponse or a cancel. Entries exist
+ * only for calls in flight, so the tables are as bounded as the connection's own.
+ */
+export class ProtobufSession implements CodecSession {
+  readonly #methods: MethodTable;
+  readonly #longs: Longs;
+  /** Client side: calls awaiting a response. */
+  readonly #awaiting = new Map<number, MethodDescriptor>();
+  /** Server side: calls awaiting our response, and how many undecided requests share the id. */
+  readonly #serving = new Map<number, { md: MethodDescriptor; count: number }>();
+
+  constructor(methods: MethodTable, longs: Longs) {
+    this.#methods = methods;
+    this.#longs = longs;
+  }
+
+  createFramer(maxMessageSize: number): LengthFramer {
+    return new LengthFramer(maxMessageSize);
+  }
+
+  /** Throws UNIMPLEMENTED for a method with no descriptor, INVALID_ARGUMENT for params or a string id. */
+  encodeRequest(req: RequestEnvelope): Uint8Array {
+    const id = checkId(req.id);
+    const md = this.#methods.get(req.method);
+    if (!md) throw new RpcError(Code.UNIMPLEMENTED, `rpc: protobuf: no descriptor for method ${req.method} (hint: load its .proto: protobuf({ proto: "path/to/file.proto" }))`);
+    refuseStreaming(md);
+    let payload: Uint8Array;
+    try {
+      payload = encodePayload(md.requestType, req.params);
+    } catch (err) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `rpc: protobuf: bad params for ${md.name}: ${detail(err)}`, { cause: err });
+    }
+    const frame = writeRequest(id, md.name, req.timeout, req.metadata, payload);
+    this.#awaiting.set(id, md);
+    return frame;
+  }
+
+  encodeCancel(id: CallId): Uint8Array {
+    const n = checkId(id);
+    this.#awaiting.delete(n);
+    return writeCancel(n);
+  }
+
+  /**
+   * Errors never fail to encode (server-conn relies on that). A result fails with INTERNAL when
+   * it does not fit the response type or no call `id` is awaiting it.
+   */
+  encodeResponse(res: ResponseEnvelope): Uint8Array {
+    if (res.id === null) return writeResponse(null, errorCode(res.error), errorText(res.error), EMPTY);
+    const id = checkId(res.id);
+    if (res.error) {
+      this.#release(id);
+      return writeResponse(id, errorCode(res.error), errorText(res.error), EMPTY);
+    }
+    const call = this.#serving.get(id);
+    if (!call) throw new RpcError(Code.INTERNAL, `rpc: protobuf: no call ${id} is awaiting a result`);
+    let payload: Uint8Array;
+    try {
+      payload = encodePayload(call.md.responseType, res.result);
+    } catch (err) {
+      throw new RpcError(Code.INTERNAL, `rpc: protobuf: cannot encode the result of ${call.md.name}: ${detail(err)}`, { cause: err });
+    }
+    this.#release(id);
+    return writeResponse(id, 0, "", payload);
+  }
+
+  decodeRequest(frame: Encoded): ServerInbound {
+    const wire = readRequest(bytesOf(frame));
+    switch (wire.kind) {
+      case "cancel":
+        this.#serving.delete(wire.id);
+        return wire;
+      case "bad":
+        return invalid(wire.id, Code.INVALID_ARGUMENT, wire.message);
+    }
+    const { id, method } = wire;
+    if (method === "") return invalid(id, Code.INVALID_ARGUMENT, "rpc: request has no method");
+    const md = this.#methods.get(method);
+    if (!md) return invalid(id, Code.UNIMPLEMENTED, `rpc: protobuf: no descriptor for method ${method}`);
+    if (md.requestStream || md.responseStream) return invalid(id, Code.UNIMPLEMENTED, streamingText(md));
+    let params: unknown;
+    try {
+      params = decodePayload(md.requestType, wire.payload, this.#longs);
+    } catch (err) {
+      return invalid(id, Code.INVALID_ARGUMENT, `rpc: malformed protobuf message: ${md.requestType.fullName.slice(1)}: ${detail(err)}`);
+    }
+    const call = this.#serving.get(id);
+    // A second request under an id still in flight is answered with an error at once; the first keeps the entry.
+    if (call) call.count++;
+    else this.#serving.set(id, { md, count: 1 });
+    return { kind: "request", id, method, params, timeout: wire.timeout, metadata: wire.metadata };
+  }
+
+  /**
+   * Throws RpcError for a frame that is not a Response. A result whose payload does not decode
+   * fails only its own call, with INTERNAL (as gRPC does). A result for a call we no longer
+   * await (we cancelled it) comes back as `result: undefined` for the client to drop.
+   */
+  decodeResponse(frame: Encoded): ResponseEnvelope {
+    const wire = readResponse(bytesOf(frame));
+    if (wire.id === null) {
+      return { kind: "response", id: null, error: { code: peerCode(wire.code), message: wire.message || "rpc: the server closed the connection" } };
+    }
+    const id = wire.id;
+    const md = this.#awaiting.get(id);
+    this.#awaiting.delete(id);
+    if (wire.code !== 0) return { kind: "response", id, error: { code: peerCode(wire.code), message: wire.message } };
+    if (!md) return { kind: "response", id, result: undefined };
+    try {
+      return { kind: "response", id, result: decodePayload(md.responseType, wire.payload, this.#longs) };
+    } catch (err) {
+      return { kind: "response", id, error: { code: Code.INTERNAL, message: `rpc: malformed protobuf message: ${md.responseType.fullName.slice(1)}: ${detail(err)}` } };
+    }
+  }
+
+  /** Server: a response for `id` went out. */
+  #release(id: number): void {
+    const call = this.#serving.get(id);
+    if (call && --call.count === 0) this.#serving.delete(id);
+  }
+}
+
+function refuseStreaming(md: MethodDescriptor): void {
+  if (md.requestStream || md.responseStream) throw new RpcError(Code.UNIMPLEMENTED, streamingText(md));
+}
+
+function streamingText(md: MethodDescriptor): string {
+  return `rpc: protobuf: ${md.name} is a streaming rpc; netrpc calls are unary`;
+}
+
+function invalid(id: number, code: Code, message: string): ServerInbound {
+  return { kind: "invalid", id, error: { code, message } };
+}
+
+function bytesOf(frame: Encoded): Uint8Array {
+  if (typeof frame === "string") throw malformed("a protobuf frame is bytes, not text");
+  return frame;
+}
+
+/** An error on the wire is never code 0, and never an empty text. */
+function errorCode(error: WireError | undefined): number {
+  return error && isCode(error.code) && error.code !== Code.OK ? error.code : Code.UNKNOWN;
+}
+
+function errorText(error: WireError | undefined): string {
+  const message = error?.message;
+  return typeof message === "string" && message.length > 0 ? message : "unspecified error";
+}
+
+/** Codes from the wire: anything that is not a known error code reads as UNKNOWN. */
+function peerCode(code: number): Code {
+  return isCode(code) && code !== Code.OK ? code : Code.UNKNOWN;
+}
+
+function detail(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  try {
+    return String(err);
+  } catch {
+    return "an unreadable error";
+  }
+}

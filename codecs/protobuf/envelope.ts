@@ -1,0 +1,277 @@
+// The envelope on protobuf connections (netrpc.Request / netrpc.Response), read and written field by field.
+import protobuf from "protobufjs";
+import type { Reader, Writer } from "protobufjs";
+import { Code } from "../../core/codes.js";
+import { RpcError } from "../../core/errors.js";
+import { readMetadata, hasMetadata, type Metadata } from "../../core/metadata.js";
+import { strictReader } from "./reader.js";
+
+/**
+ * The envelope schema, for peers written in other languages. Each frame (after the u32
+ * big-endian length prefix) is one of these messages: the client sends Requests, the server
+ * sends Responses. Fields at their proto3 default are left off the wire, as every proto3
+ * encoder does; this module writes them in field order and skips fields it does not know.
+ */
+export const ENVELOPE_PROTO = `syntax = "proto3";
+package netrpc;
+
+// client -> server: a call, or (cancel = true) the caller giving up on call id.
+message Request {
+  uint64 id = 1;                      // our client counts from 0, so id 0 is a real call
+  string method = 2;                  // "user.User.GetUser"
+  optional uint32 timeout_ms = 3;     // absent: no deadline; 0: already due
+  repeated MetadataEntry metadata = 4;
+  bytes payload = 5;                  // the params, encoded as the rpc's request type
+  bool cancel = 6;                    // true: abort call id; no other field is read
+}
+
+message MetadataEntry {
+  string key = 1;                     // [0-9a-z_.-]+
+  repeated string values = 2;
+  bool list = 3;                      // the value was an array (else one value is a string)
+}
+
+// server -> client: the outcome of call id, or (connection_error = true) the server's last
+// word about the connection itself before it closes (JSON's "id": null).
+message Response {
+  uint64 id = 1;
+  uint32 code = 2;                    // gRPC status code; 0 OK: payload is the result
+  string message = 3;                 // the error text when code != 0
+  bytes payload = 4;                  // the result, encoded as the rpc's response type
+  bool connection_error = 5;          // true: id means nothing; an error (code != 0) follows
+}
+`;
+
+// Tags: field number << 3 | wire type (0 varint, 2 length-delimited).
+const REQ_ID = 0x08, REQ_METHOD = 0x12, REQ_TIMEOUT = 0x18, REQ_METADATA = 0x22, REQ_PAYLOAD = 0x2a, REQ_CANCEL = 0x30;
+const MD_KEY = 0x0a, MD_VALUES = 0x12, MD_LIST = 0x18;
+const RES_ID = 0x08, RES_CODE = 0x10, RES_MESSAGE = 0x1a, RES_PAYLOAD = 0x22, RES_CONNECTION = 0x28;
+
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+const MAX_U32 = 0xffffffff;
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** "rpc: malformed protobuf message: ..." (INVALID_ARGUMENT), the one error a decoder throws. */
+export function malformed(detail: string, cause?: unknown): RpcError {
+  return new RpcError(Code.INVALID_ARGUMENT, `rpc: malformed protobuf message: ${detail}`, cause === undefined ? {} : { cause });
+}
+
+/** A call as the server reads it: the payload is still the request type's bytes. */
+export interface WireRequest {
+  readonly kind: "request";
+  readonly id: number;
+  readonly method: string;
+  readonly timeout: number | undefined;
+  readonly metadata: Metadata | undefined;
+  readonly payload: Uint8Array;
+}
+
+/** A frame that showed its id but nothing usable after it: answer `id` with `message`. */
+export interface WireBad {
+  readonly kind: "bad";
+  readonly id: number;
+  readonly message: string;
+}
+
+/** A Response as the client reads it: the payload is still the response type's bytes. */
+export interface WireResponse {
+  /** null: connection_error was set. */
+  readonly id: number | null;
+  readonly code: number;
+  readonly message: string;
+  readonly payload: Uint8Array;
+}
+
+/** Writes a Request. `timeout` in ms (rounded up, capped at 2^32-1); `metadata` is checked first. */
+export function writeRequest(id: number, method: string, timeout: number | undefined, metadata: Metadata | undefined, payload: Uint8Array): Uint8Array {
+  const md = hasMetadata(metadata) ? readMetadata(metadata) : undefined;
+  const w = protobuf.Writer.create();
+  writeId(w, REQ_ID, id);
+  if (method.length > 0) w.uint32(REQ_METHOD).string(method);
+  if (timeout !== undefined) w.uint32(REQ_TIMEOUT).uint32(timeoutMs(timeout));
+  if (md) {
+    for (const key in md) {
+      const value = md[key]!;
+      w.uint32(REQ_METADATA).fork().uint32(MD_KEY).string(key);
+      for (const v of typeof value === "string" ? [value] : value) w.uint32(MD_VALUES).string(v);
+      if (typeof value !== "string") w.uint32(MD_LIST).bool(true);
+      w.ldelim();
+    }
+  }
+  if (payload.length > 0) w.uint32(REQ_PAYLOAD).bytes(payload);
+  return w.finish();
+}
+
+/** Writes a cancel: a Request with only id and cancel = true. */
+export function writeCancel(id: number): Uint8Array {
+  const w = protobuf.Writer.create();
+  writeId(w, REQ_ID, id);
+  return w.uint32(REQ_CANCEL).bool(true).finish();
+}
+
+/** Writes a Response; `id` null sets connection_error. An error is any code but 0. */
+export function writeResponse(id: number | null, code: number, message: string, payload: Uint8Array): Uint8Array {
+  const w = protobuf.Writer.create();
+  if (id !== null) writeId(w, RES_ID, id);
+  if (code !== 0) w.uint32(RES_CODE).uint32(code);
+  if (message.length > 0) w.uint32(RES_MESSAGE).string(message);
+  if (payload.length > 0) w.uint32(RES_PAYLOAD).bytes(payload);
+  if (id === null) w.uint32(RES_CONNECTION).bool(true);
+  return w.finish();
+}
+
+/**
+ * Reads a Request (or a cancel). Throws RpcError when the frame is unreadable before an id was
+ * seen; a frame that fails after its id returns "bad" so the call can be answered.
+ */
+export function readRequest(frame: Uint8Array): WireRequest | WireBad | { kind: "cancel"; id: number } {
+  const r = strictReader(frame);
+  let id: number | undefined;
+  let method = "";
+  let timeout: number | undefined;
+  let entries: Array<[string, string[], boolean]> | undefined;
+  let payload = EMPTY;
+  let cancel = false;
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      switch (tag) {
+        case REQ_ID: id = readId(r); break;
+        case REQ_METHOD: method = r.string(); break;
+        case REQ_TIMEOUT: timeout = r.uint32(); break;
+        case REQ_METADATA: (entries ??= []).push(readEntry(r)); break;
+        case REQ_PAYLOAD: payload = r.bytes(); break;
+        case REQ_CANCEL: cancel = r.bool(); break;
+        default: skipUnknown(r, tag, 6);
+      }
+    }
+  } catch (err) {
+    const rpc = asMalformed(err, "netrpc.Request");
+    if (id === undefined) throw rpc;
+    return { kind: "bad", id, message: rpc.message };
+  }
+  id ??= 0; // proto3: an absent id is id 0
+  if (cancel) return { kind: "cancel", id };
+  let metadata: Metadata | undefined;
+  if (entries) {
+    try {
+      metadata = readMetadata(collect(entries));
+    } catch (err) {
+      return { kind: "bad", id, message: (err as Error).message };
+    }
+  }
+  return { kind: "request", id, method, timeout, metadata, payload };
+}
+
+/** Reads a Response. Throws RpcError for anything else. */
+export function readResponse(frame: Uint8Array): WireResponse {
+  const r = strictReader(frame);
+  let id = 0;
+  let code = 0;
+  let message = "";
+  let payload = EMPTY;
+  let connection = false;
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      switch (tag) {
+        case RES_ID: id = readId(r); break;
+        case RES_CODE: code = r.uint32(); break;
+        case RES_MESSAGE: message = r.string(); break;
+        case RES_PAYLOAD: payload = r.bytes(); break;
+        case RES_CONNECTION: connection = r.bool(); break;
+        default: skipUnknown(r, tag, 5);
+      }
+    }
+  } catch (err) {
+    throw asMalformed(err, "netrpc.Response");
+  }
+  return { id: connection ? null : id, code, message, payload };
+}
+
+/** Call ids on protobuf connections are integers from 0 to 2^53-1 (our client's are). */
+export function checkId(id: unknown): number {
+  if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) return id;
+  throw new RpcError(Code.INVALID_ARGUMENT, `rpc: protobuf: call ids must be integers from 0 to 2^53-1, got ${typeof id === "string" ? JSON.stringify(id) : String(id)}`);
+}
+
+function writeId(w: Writer, tag: number, id: number): void {
+  checkId(id);
+  if (id === 0) return;
+  w.uint32(tag);
+  if (id <= MAX_U32) w.uint32(id);
+  else w.uint64(id);
+}
+
+function timeoutMs(ms: number): number {
+  if (typeof ms !== "number" || !(ms >= 0)) throw new RpcError(Code.INVALID_ARGUMENT, `rpc: protobuf: timeout must be a non-negative number of milliseconds, got ${String(ms)}`);
+  return Math.min(Math.ceil(ms), MAX_U32);
+}
+
+/** A uint64 varint as a number; past 2^53-1 the id cannot be echoed, so the frame is refused. */
+function readId(r: Reader): number {
+  const buf = r.buf;
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (r.pos >= r.len) throw new Error("truncated id");
+    const b = buf[r.pos++]!;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      if (value > MAX_ID) throw new Error("id is above 2^53-1");
+      return value;
+    }
+    scale *= 128;
+  }
+  throw new Error("id varint is longer than 10 bytes");
+}
+
+function readEntry(r: Reader): [string, string[], boolean] {
+  const end = r.uint32() + r.pos;
+  if (end > r.len) throw new Error("metadata entry overruns the frame");
+  let key = "";
+  const values: string[] = [];
+  let list = false;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case MD_KEY: key = r.string(); break;
+      case MD_VALUES: values.push(r.string()); break;
+      case MD_LIST: list = r.bool(); break;
+      default: skipUnknown(r, tag, 3);
+    }
+  }
+  if (r.pos !== end) throw new Error("metadata entry overruns its length");
+  return [key, values, list];
+}
+
+/** Entries -> a metadata object; a key that repeats has its values appended (as gRPC headers). */
+function collect(entries: Array<[string, string[], boolean]>): Record<string, string | string[]> {
+  const lists = new Map<string, { values: string[]; list: boolean }>();
+  for (const [key, values, list] of entries) {
+    const seen = lists.get(key);
+    if (seen) {
+      seen.values.push(...values);
+      seen.list = true;
+    } else lists.set(key, { values, list });
+  }
+  const out = Object.create(null) as Record<string, string | string[]>;
+  for (const [key, { values, list }] of lists) out[key] = list || values.length !== 1 ? values : values[0]!;
+  return out;
+}
+
+/** Skips a field we do not know; a known field number with the wrong wire type is malformed. */
+function skipUnknown(r: Reader, tag: number, lastKnown: number): void {
+  const field = tag >>> 3;
+  const wire = tag & 7;
+  if (field === 0) throw new Error("field number 0");
+  if (field <= lastKnown) throw new Error(`field ${field} has wire type ${wire}`);
+  if (wire === 3 || wire === 4) throw new Error("groups are not supported");
+  r.skipType(wire);
+}
+
+function asMalformed(err: unknown, what: string): RpcError {
+  if (err instanceof RpcError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return malformed(`${what}: ${detail}`, err);
+}

@@ -55,3 +55,22 @@ t.test("netrpc call", async (t) => {
   t.equal(usage.code, 2);
   t.match(usage.stderr, /usage: netrpc call/);
 });
+
+t.test("netrpc call with msgpack and protobuf", async (t) => {
+  const { User, USER_PROTO } = await import("../examples/services.js");
+  const server = new Server();
+  server.register(new Arith()).register(new User(), { service: "user.User", proto: USER_PROTO });
+  const { url } = await server.listen("tcp://127.0.0.1:0");
+  t.teardown(() => server.close());
+  const cli = (...args: string[]) => runTs("bin/netrpc.ts", args);
+
+  const mp = await cli("call", `${url}?codec=msgpack`, "Arith.Multiply", '{"A":6,"B":7}');
+  t.equal(mp.stdout.trim(), "42", mp.stderr);
+  const flag = await cli("call", url, "Arith.Multiply", '{"A":2,"B":3}', "--codec", "msgpack");
+  t.equal(flag.stdout.trim(), "6", flag.stderr);
+  const pb = await cli("call", url, "user.User.GetUser", '{"id":"2"}', "--proto", USER_PROTO);
+  t.same(JSON.parse(pb.stdout), { id: "2", name: "小王", phone: "13200001111" }, pb.stderr);
+  const missing = await cli("call", url, "user.User.GetUser", '{"id":"2"}', "--codec", "protobuf");
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /protobuf needs its \.proto/);
+});

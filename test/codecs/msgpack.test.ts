@@ -1,0 +1,88 @@
+// msgpack: record keys once per connection, a bounded structure table, and no desync after a failed encode.
+import t from "tap";
+import { Packr } from "msgpackr";
+import { msgpack, Code, RpcError, MAX_STRUCTURES, type CallContext } from "../../index.js";
+import { LineSocket, rejection, startServer, connect } from "../helpers/net.js";
+import { LengthFramer } from "../../core/framing/length.js";
+import { encodeHello } from "../../core/preface.js";
+
+const user = { Id: "1", Name: "bala", Phone: "13100001111" };
+
+t.test("like gob, a record's keys are sent once per connection, then values only", async (t) => {
+  const sender = msgpack.fork();
+  const receiver = msgpack.fork();
+  const first = sender.encodeResponse({ kind: "response", id: 0, result: user }) as Uint8Array;
+  const second = sender.encodeResponse({ kind: "response", id: 1, result: user }) as Uint8Array;
+  t.ok(second.length < first.length - 10, `first ${first.length} bytes, then ${second.length}`);
+  t.notOk(Buffer.from(second).includes("Phone"), "the keys are not repeated");
+  t.same(receiver.decodeResponse(first), { kind: "response", id: 0, result: user });
+  t.same(receiver.decodeResponse(second), { kind: "response", id: 1, result: user });
+  // A fresh connection starts over: its decoder has never seen the structure.
+  t.throws(() => msgpack.fork().decodeResponse(second), RpcError);
+});
+
+t.test("a peer cannot make a connection hold unbounded record structures", async (t) => {
+  const session = msgpack.fork();
+  const hostile = new Packr({ sequential: true, maxOwnStructures: 4000 });
+  let failure: unknown;
+  for (let i = 0; i < MAX_STRUCTURES + 50 && !failure; i++) {
+    const frame = hostile.pack([0, i, "X.Y", { [`k${i}`]: i }, null, null]);
+    try {
+      session.decodeRequest(frame);
+    } catch (err) {
+      failure = err;
+    }
+  }
+  t.ok(failure instanceof RpcError, "decoding stops with an RpcError");
+  t.equal((failure as RpcError).code, Code.RESOURCE_EXHAUSTED);
+  t.match((failure as RpcError).message, /record structures/);
+
+  // Over TCP: the flooding connection is closed, others keep working.
+  const { port, url } = await startServer(t);
+  const bystander = await connect(t, `${url}?codec=msgpack`);
+  const raw = await LineSocket.connect(t, port);
+  const framer = new LengthFramer(1 << 20);
+  const flood = new Packr({ sequential: true, maxOwnStructures: 4000 });
+  await raw.write(encodeHello("msgpack"));
+  const frames = [];
+  for (let i = 0; i < MAX_STRUCTURES + 50; i++) frames.push(framer.frame(flood.pack([0, i, "Arith.Multiply", { [`k${i}`]: i }, null, null])) as Uint8Array);
+  await raw.write(Buffer.concat(frames));
+  t.ok(await raw.waitClosed(10_000), "the flooding connection is closed");
+  t.equal(await bystander.call("Arith.Multiply", { A: 4, B: 5 }), 20);
+});
+
+class Odd {
+  Hostile(): unknown {
+    return { fine: 1, get boom(): never { throw new Error("getter exploded"); } };
+  }
+  Shape(n: number): unknown {
+    return { [`field${n}`]: n, again: [n] };
+  }
+  Echo(v: unknown, ctx: CallContext): unknown {
+    return { v, md: ctx.metadata };
+  }
+}
+
+t.test("a failed encode leaves the stream in step: later new shapes still decode", async (t) => {
+  const { url } = await startServer(t, { services: [new Odd()] });
+  const c = await connect(t, `${url}?codec=msgpack`);
+  for (let round = 0; round < 3; round++) {
+    const err = await rejection(c.call("Odd.Hostile"));
+    t.equal(err.code, Code.INTERNAL);
+    t.match(err.message, /cannot encode result as msgpack/);
+    t.same(await c.call("Odd.Shape", round), { [`field${round}`]: round, again: [round] });
+  }
+});
+
+t.test("values msgpack carries that JSON cannot", async (t) => {
+  const { url } = await startServer(t, { services: [new Odd()] });
+  const c = await connect(t, `${url}?codec=msgpack`);
+  const values: unknown[] = [new Uint8Array([0, 1, 255]), 2n ** 100n, -(2n ** 63n), undefined, null, { nested: { deep: [1, "é🎉", { x: undefined }] } }, new Date(86_400_000)];
+  for (const v of values) {
+    const { v: back } = (await c.call("Odd.Echo", v)) as { v: unknown };
+    if (v instanceof Uint8Array) t.same([...(back as Uint8Array)], [...v], "bytes");
+    else t.same(back, v, typeof v);
+  }
+  const { md } = (await c.call("Odd.Echo", 1, { metadata: { tenant: "acme", tag: ["a", "b"] } })) as { md: unknown };
+  t.same({ ...(md as object) }, { tenant: "acme", tag: ["a", "b"] }, "metadata crosses msgpack too");
+});

@@ -86,3 +86,13 @@ t.test("values msgpack carries that JSON cannot", async (t) => {
   const { md } = (await c.call("Odd.Echo", 1, { metadata: { tenant: "acme", tag: ["a", "b"] } })) as { md: unknown };
   t.same({ ...(md as object) }, { tenant: "acme", tag: ["a", "b"] }, "metadata crosses msgpack too");
 });
+
+t.test("the README's msgpack bytes are the codec's bytes", async (t) => {
+  const session = msgpack.fork();
+  const framer = new LengthFramer(1 << 20);
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  const first = framer.frame(session.encodeResponse({ kind: "response", id: 0, result: user })) as Uint8Array;
+  const later = framer.frame(session.encodeResponse({ kind: "response", id: 1, result: user })) as Uint8Array;
+  t.equal(hex(first), "00000028" + "930100" + "d47240" + "93a24964a44e616d65a550686f6e65" + "a131a462616c61ab3133313030303031313131");
+  t.equal(hex(later), "00000017" + "930101" + "40" + "a131a462616c61ab3133313030303031313131");
+});

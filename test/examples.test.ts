@@ -2,7 +2,8 @@
 import t from "tap";
 import os from "node:os";
 import path from "node:path";
-import { dial, Code, RpcError } from "../index.js";
+import { dial, protobuf, Code, RpcError } from "../index.js";
+import { USER_PROTO } from "../examples/services.js";
 import { startTs, runTs } from "./helpers/process.js";
 
 const sock = path.join(os.tmpdir(), `netrpc-example-${process.pid}.sock`);
@@ -26,6 +27,15 @@ t.test("example server listens on every --listen address and serves the classic 
     await t.rejects(client.call("Slow.Sleep", 60_000), { code: Code.INVALID_ARGUMENT }, "sleeps over 10 s are refused");
     await client.close();
   }
+
+  // The same port serves msgpack and, for user.User from user.proto, protobuf.
+  const viaMsgpack = await dial(`${tcpUrl}?codec=msgpack`);
+  t.same(await viaMsgpack.call("Arith.Divide", { A: 17, B: 5 }), { Quo: 3, Rem: 2 });
+  await viaMsgpack.close();
+  const viaProto = await dial(tcpUrl!, { codec: protobuf({ proto: USER_PROTO }) });
+  t.same(await viaProto.call("user.User.GetUser", { id: "2" }), { id: "2", name: "小王", phone: "13200001111" });
+  await t.rejects(viaProto.call("user.User.GetUser", { id: "9" }), { code: Code.NOT_FOUND, message: "user not found" });
+  await viaProto.close();
 
   // A call in flight when SIGTERM arrives still gets its answer; then the process exits 0.
   const client = await dial(tcpUrl!);

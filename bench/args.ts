@@ -7,19 +7,26 @@ export interface Options {
   runs: number;
   concurrency: number[];
   rows: Row[];
+  /** Whether the codec micro-benchmark runs (--only codecs alone, or a full run). */
+  codecs: boolean;
   /** Which processes get --cpu-prof, if any. */
   cpuProf: "" | "server" | "client" | "both";
   /** Whether bench/RESULTS.md is (re)written. */
   writeResults: boolean;
 }
 
+/** The --only name of the codec micro-benchmark section. */
+export const CODECS_ID = "codecs";
+
 export const USAGE = `usage: npm run bench -- [options]
   --duration MS        measured time per cell (default 2000)
   --warmup MS          warm-up time per cell, not measured (default 500)
   --runs N             repeat the whole table N times, report the median per cell (default 1)
   --concurrency LIST   calls in flight, comma-separated (default 1,16,128)
-  --only LIST          rows to run, by id or name: ${ROWS.map((r) => r.id).join(", ")}
+  --only LIST          rows to run, by id or name: ${ROWS.map((r) => r.id).join(", ")};
+                       "${CODECS_ID}" for the codec micro-benchmark (runs in a full run)
   --cpu-prof WHO       server, client or both: write V8 CPU profiles to a temp dir
+                       (the codec micro-benchmark's processes count as clients)
   --no-results         do not write bench/RESULTS.md (a full run without --cpu-prof writes it)`;
 
 function positive(flag: string, value: string | undefined): number {
@@ -35,6 +42,7 @@ export function parseArgs(argv: string[]): Options {
     runs: 1,
     concurrency: [1, 16, 128],
     rows: [...ROWS],
+    codecs: true,
     cpuProf: "",
     writeResults: true,
   };
@@ -60,7 +68,8 @@ export function parseArgs(argv: string[]): Options {
       case "--only": {
         const wanted = (value() ?? "").split(",").map((s) => s.trim());
         o.rows = ROWS.filter((r) => wanted.includes(r.id) || wanted.includes(r.name));
-        const unknown = wanted.filter((w) => !ROWS.some((r) => r.id === w || r.name === w));
+        o.codecs = wanted.includes(CODECS_ID);
+        const unknown = wanted.filter((w) => w !== CODECS_ID && !ROWS.some((r) => r.id === w || r.name === w));
         if (unknown.length > 0) throw new Error(`--only: unknown row ${unknown.join(", ")}`);
         partial = true;
         break;

@@ -13,6 +13,8 @@ export const ROWS: readonly Row[] = [
   { id: "raw-echo", name: "raw-echo", server: "servers/raw-echo.ts", client: "raw-echo" },
   { id: "raw-json", name: "raw-json", server: "servers/raw-json.ts", client: "raw-json" },
   { id: "netrpc", name: "netrpc tcp+json", server: "servers/netrpc.ts", client: "netrpc" },
+  { id: "netrpc-msgpack", name: "netrpc tcp+msgpack", server: "servers/netrpc.ts", client: "netrpc-msgpack" },
+  { id: "netrpc-protobuf", name: "netrpc tcp+protobuf", server: "servers/netrpc.ts", client: "netrpc-protobuf" },
   { id: "netrpc-server", name: "netrpc server (raw client)", server: "servers/netrpc.ts", client: "raw-json" },
   { id: "go", name: "go net/rpc/jsonrpc (raw client)", server: "go", client: "raw-json" },
   { id: "grpc", name: "@grpc/grpc-js unary", server: "servers/grpc.ts", client: "grpc" },
@@ -21,6 +23,8 @@ export const ROWS: readonly Row[] = [
 export const ROW = {
   rawJson: "raw-json",
   netrpc: "netrpc",
+  netrpcMsgpack: "netrpc-msgpack",
+  netrpcProtobuf: "netrpc-protobuf",
   netrpcServer: "netrpc-server",
   go: "go",
   grpc: "grpc",

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type Options } from "./args.js";
+import { codecMarkdown, codecNotes, codecOutcomes, codecTable, codecTarget, runCodecCells, type CodecOutcome } from "./codec-bench.js";
 import type { CellResult } from "./load.js";
 import { runClient, startServer, type Running } from "./proc.js";
 import { notes, ratiosTable, resultsMarkdown, resultsTable, type RowOutcome } from "./report.js";
@@ -72,7 +73,10 @@ async function main(): Promise<void> {
   const goBin = goRow ? await goBinary(goRow) : undefined;
   if (goRow?.note) log(`${goRow.row.name}: ${goRow.note}`);
 
+  const codecs: CodecOutcome[] = o.codecs ? codecOutcomes() : [];
+
   for (let run = 1; run <= o.runs; run++) {
+    await runCodecCells(codecs, o.durationMs, o.warmupMs, (tag) => prof("client", tag), run, log);
     for (const outcome of outcomes) {
       if (outcome.note) continue; // skipped or failed in an earlier run
       const tag = `${outcome.row.id}-run${run}`;
@@ -89,11 +93,13 @@ async function main(): Promise<void> {
 
   const table = resultsTable(outcomes, o.concurrency);
   const ratios = ratiosTable(outcomes, o.concurrency);
-  const rowNotes = notes(outcomes);
-  console.log(`\n${table}\n\n${ratios}\n${rowNotes.map((n) => `\n- ${n}`).join("")}`);
+  const rowNotes = [...notes(outcomes), ...codecNotes(codecs)];
+  if (outcomes.length > 0) console.log(`\n${table}\n\n${ratios}`);
+  if (codecs.length > 0) console.log(`\nCodecs (in-process: one response encoded on one session, decoded on another; bytes without the length prefix)\n\n${codecTable(codecs)}\n\n${codecTarget(codecs).line}`);
+  if (rowNotes.length > 0) console.log(rowNotes.map((n) => `\n- ${n}`).join(""));
   if (profDir) {
     // One directory per process; the main thread's profile is the largest file (tsx's loader thread writes one too).
-    console.log(`\nCPU profiles: ${profDir}/<row>-run<N>-<server|client>/ (summarize with: npx tsx bench/prof-top.ts FILE)`);
+    console.log(`\nCPU profiles: ${profDir}/<row>-run<N>-<server|client>/ and codec-<codec>-<payload>-run<N>-client/ (summarize with: npx tsx bench/prof-top.ts DIR)`);
   }
 
   if (o.writeResults) {
@@ -112,6 +118,7 @@ async function main(): Promise<void> {
       table,
       ratios,
       rowNotes,
+      codecs.length > 0 ? codecMarkdown(codecs, o.durationMs, o.warmupMs, o.runs) : "",
     );
     const file = fileURLToPath(new URL("RESULTS.md", import.meta.url));
     writeFileSync(file, md);

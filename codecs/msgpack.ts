@@ -12,6 +12,7 @@ import { Code, isCode } from "../core/codes.js";
 import { RpcError } from "../core/errors.js";
 import { readMetadata, hasMetadata, type Metadata } from "../core/metadata.js";
 import { LengthFramer } from "../core/framing/length.js";
+import { checkMsgpackBounds } from "./msgpack-bounds.js";
 import type { Codec, CodecSession, Encoded } from "../core/codec.js";
 import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../core/envelope.js";
 
@@ -90,6 +91,7 @@ class MsgpackSession implements CodecSession {
 
   #unpack(frame: Encoded): unknown {
     if (typeof frame === "string") throw malformed("text frame");
+    checkMsgpackBounds(frame);
     let value: unknown;
     try {
       value = this.#unpackr.unpack(frame);

@@ -29,6 +29,7 @@ export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec
       stream.removeListener("data", onData);
       stream.removeListener("close", onClose);
       stream.removeListener("error", onError);
+      stream.removeListener("end", onEnd);
       stream.pause();
       if (codec && rest && rest.length > 0) stream.unshift(rest);
       resolve(codec);
@@ -42,6 +43,11 @@ export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec
       if (reply === undefined) stream.destroy();
     };
     const onClose = () => done(undefined);
+    // A peer that ends its side before saying anything will never say anything.
+    const onEnd = () => {
+      done(undefined);
+      stream.destroy();
+    };
     const onError = (err: Error) => {
       debug("connection failed before its first message: %s", err.message);
       done(undefined);
@@ -76,6 +82,7 @@ export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec
     stream.on("data", onData);
     stream.once("close", onClose);
     stream.on("error", onError);
+    stream.once("end", onEnd);
     if (stream.destroyed) done(undefined);
   });
 }

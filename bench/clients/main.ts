@@ -7,6 +7,8 @@ const clients: Record<string, () => Promise<{ connect: Connect }>> = {
   "raw-echo": () => import("./raw-echo.js"),
   "raw-json": () => import("./raw-json.js"),
   netrpc: () => import("./netrpc.js"),
+  "netrpc-msgpack": async () => ({ connect: (await import("./netrpc.js")).connectMsgpack }),
+  "netrpc-protobuf": async () => ({ connect: (await import("./netrpc.js")).connectProtobuf }),
   grpc: () => import("./grpc.js"),
 };
 

@@ -1,10 +1,14 @@
-// Rows 3 and 4: our Server with the example UserServer on tcp, default (Go jsonrpc) codec.
-import { Server } from "../../index.js";
+// Rows 3-6: our Server on tcp, one port for every codec: the example UserServer (json, msgpack)
+// and user.User from examples/user/user.proto on a plain object (protobuf).
+import { Server, json, msgpack } from "../../index.js";
+import { protobuf } from "../../codecs/protobuf/index.js";
 import { UserServer } from "../../examples/services.js";
+import { PROTO_FILE, protoUserService } from "../user.js";
 import { ready } from "./ready.js";
 
-const server = new Server();
+const server = new Server({ codecs: [json, msgpack, protobuf({ proto: PROTO_FILE })] });
 server.register(new UserServer());
+server.register(protoUserService, { name: "user.User" });
 const listener = await server.listen("tcp://127.0.0.1:0");
 if (listener.port === undefined) throw new Error(`listener ${listener.url} has no port`);
 ready(listener.port);

@@ -6,6 +6,7 @@ import { tooLarge } from "./newline.js";
 const HEADER = 4;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 
 /**
  * A state machine with two states: reading a header, reading a body. The declared length is
@@ -26,8 +27,9 @@ export class LengthFramer implements Framer {
     this.#limit = maxMessageSize;
   }
 
+  /** Body bytes held for an incomplete message (a partial header is at most 3 bytes more). */
   get buffered(): number {
-    return this.#have;
+    return this.#state === "body" ? this.#have : 0;
   }
 
   push(chunk: Uint8Array, onFrame: (frame: Encoded) => void): void {
@@ -82,8 +84,13 @@ export class LengthFramer implements Framer {
 
   frame(body: Encoded): Encoded {
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
-    const out = new Uint8Array(HEADER + bytes.length);
-    new DataView(out.buffer).setUint32(0, bytes.length);
+    const n = bytes.length;
+    // Buffer.allocUnsafe draws on Node's pool: far cheaper per message than a fresh Uint8Array.
+    const out = NodeBuffer ? NodeBuffer.allocUnsafe(HEADER + n) : new Uint8Array(HEADER + n);
+    out[0] = n >>> 24;
+    out[1] = (n >>> 16) & 0xff;
+    out[2] = (n >>> 8) & 0xff;
+    out[3] = n & 0xff;
     out.set(bytes, HEADER);
     return out;
   }

@@ -1,4 +1,4 @@
-// Params and results -> plain objects protobufjs's fromObject takes without guessing, checked field by field.
+// Params and results -> plain objects protobufjs's verify and encode take as they are, checked field by field.
 import protobuf from "protobufjs";
 import type { Type, Field, Enum } from "protobufjs";
 
@@ -11,6 +11,7 @@ const INT32: Readonly<Record<string, [number, number]>> = {
   uint32: [0, 0xffffffff], fixed32: [0, 0xffffffff],
 };
 const INT64_MIN = -(2n ** 63n), INT64_MAX = 2n ** 63n - 1n, UINT64_MAX = 2n ** 64n - 1n;
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER), MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const DECIMAL = /^-?\d+$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -21,9 +22,19 @@ export class FieldError extends Error {
   }
 }
 
+type Check = (v: unknown, path: string[]) => unknown;
+
+interface Entry {
+  readonly name: string;
+  /** False for a field named like an Object.prototype key ("constructor", "__proto__"): set with defineProperty. */
+  readonly plain: boolean;
+  /** Checks (and converts) one value of the field, repeated and map fields whole. */
+  readonly check: Check;
+}
+
 interface Plan {
   /** Field by the key a value may use: the .proto name, or its lowerCamelCase form. */
-  readonly byKey: ReadonlyMap<string, Field>;
+  readonly byKey: ReadonlyMap<string, Entry>;
   /** Oneof names (toObject's `oneofs: true` keys), ignored on input. */
   readonly oneofs: ReadonlySet<string>;
 }
@@ -33,11 +44,14 @@ const plans = new WeakMap<Type, Plan>();
 function planOf(type: Type): Plan {
   let plan = plans.get(type);
   if (plan) return plan;
-  const byKey = new Map<string, Field>();
-  for (const field of type.fieldsArray) byKey.set(field.name, field.resolve());
+  const byKey = new Map<string, Entry>();
+  for (const field of type.fieldsArray) {
+    field.resolve();
+    byKey.set(field.name, { name: field.name, plain: !(field.name in Object.prototype), check: compileField(field) });
+  }
   for (const field of type.fieldsArray) {
     const camel = protobuf.util.camelCase(field.name);
-    if (!byKey.has(camel)) byKey.set(camel, field);
+    if (!byKey.has(camel)) byKey.set(camel, byKey.get(field.name)!);
   }
   plan = { byKey, oneofs: new Set(Object.keys(type.oneofs ?? {})) };
   plans.set(type, plan);
@@ -45,9 +59,11 @@ function planOf(type: Type): Plan {
 }
 
 /**
- * Checks `value` against message type `type` and returns a fresh object with the .proto field
- * names that fromObject reads as is: int64s as decimal strings (a bigint or a number is
- * accepted), enums as names or numbers the enum defines (protobufjs's verify refuses others), bytes as Uint8Array or base64. A key that names no
+ * Checks `value` against message type `type` and returns a fresh plain object with the .proto
+ * field names that protobufjs's verify and encode take as they are (what fromObject would have
+ * made of it): int64s (given as numbers, decimal strings, bigints or Longs) as numbers when
+ * safe integers and Longs otherwise, enums (given as names or numbers the enum defines) as
+ * numbers, bytes (given as Uint8Array or base64) as Uint8Array. A key that names no
  * field is refused (as protojson does), so `{ Id: "1" }` for `string id` fails loudly instead
  * of sending an empty message; null and undefined mean "not set". Throws FieldError.
  */
@@ -57,62 +73,97 @@ export function checkMessage(type: Type, value: unknown, path: string[] = []): R
     throw new FieldError(path, `${type.fullName.slice(1)} object expected, got ${describe(value)}`);
   }
   const plan = planOf(type);
-  const out = Object.create(null) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
   const source = value as Record<string, unknown>;
   for (const key of Object.keys(source)) {
     const v = source[key];
     if (v === undefined || v === null) continue;
-    const field = plan.byKey.get(key);
-    if (!field) {
+    const entry = plan.byKey.get(key);
+    if (entry === undefined) {
       if (plan.oneofs.has(key)) continue;
       throw new FieldError([...path, key], `no such field in ${type.fullName.slice(1)} (fields: ${type.fieldsArray.map((f) => f.name).join(", ") || "none"})`);
     }
-    if (field.name in out) throw new FieldError([...path, key], `field ${field.name} given twice`);
-    path.push(field.name);
-    out[field.name] = checkField(field, v, path);
+    const name = entry.name;
+    // Checked values are never undefined, so a set field reads as defined.
+    if (entry.plain ? out[name] !== undefined : Object.hasOwn(out, name)) throw new FieldError([...path, key], `field ${name} given twice`);
+    path.push(name);
+    const checked = entry.check(v, path);
+    if (entry.plain) out[name] = checked;
+    else Object.defineProperty(out, name, { value: checked, enumerable: true, writable: true, configurable: true });
     path.pop();
   }
   return out;
 }
 
-function checkField(field: Field, v: unknown, path: string[]): unknown {
+/** The whole-field check for `field` (resolved): map, repeated or single. */
+function compileField(field: Field): Check {
+  const single = compileSingle(field);
   if (field.map) {
-    if (typeof v !== "object" || Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Map) {
-      throw new FieldError(path, `map expected as a plain object, got ${describe(v)}`);
-    }
-    const out = Object.create(null) as Record<string, unknown>;
-    for (const key of Object.keys(v as object)) {
-      checkMapKey((field as unknown as protobuf.MapField).keyType, key, path);
-      const item = (v as Record<string, unknown>)[key];
-      if (item === undefined || item === null) throw new FieldError([...path, key], "map value missing");
-      path.push(key);
-      out[key] = checkSingle(field, item, path);
-      path.pop();
-    }
-    return out;
+    const keyType = (field as unknown as protobuf.MapField).keyType;
+    return (v, path) => {
+      if (typeof v !== "object" || Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Map) {
+        throw new FieldError(path, `map expected as a plain object, got ${describe(v)}`);
+      }
+      const out = Object.create(null) as Record<string, unknown>;
+      for (const key of Object.keys(v as object)) {
+        checkMapKey(keyType, key, path);
+        const item = (v as Record<string, unknown>)[key];
+        if (item === undefined || item === null) throw new FieldError([...path, key], "map value missing");
+        path.push(key);
+        out[key] = single(item, path);
+        path.pop();
+      }
+      return out;
+    };
   }
   if (field.repeated) {
-    if (!Array.isArray(v)) throw new FieldError(path, `array expected, got ${describe(v)}`);
-    return v.map((item, i) => {
-      path.push(String(i));
-      if (item === undefined || item === null) throw new FieldError(path, "null in a repeated field");
-      const checked = checkSingle(field, item, path);
-      path.pop();
-      return checked;
-    });
+    return (v, path) => {
+      if (!Array.isArray(v)) throw new FieldError(path, `array expected, got ${describe(v)}`);
+      const n = v.length;
+      const out = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) {
+        const item: unknown = v[i];
+        if (item === undefined || item === null) {
+          path.push(String(i));
+          throw new FieldError(path, "null in a repeated field");
+        }
+        path.push(String(i));
+        out[i] = single(item, path);
+        path.pop();
+      }
+      return out;
+    };
   }
-  return checkSingle(field, v, path);
+  return single;
 }
 
-function checkSingle(field: Field, v: unknown, path: string[]): unknown {
+/** The check for one value of `field` (a map's value, a list's item, or the field itself). */
+function compileSingle(field: Field): Check {
   const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return checkMessage(resolved, v, path);
-  if (resolved instanceof protobuf.Enum) return checkEnum(resolved, v, path);
-  return checkScalar(field.type, v, path);
+  if (resolved instanceof protobuf.Type) return (v, path) => checkMessage(resolved, v, path);
+  if (resolved instanceof protobuf.Enum) return (v, path) => checkEnum(resolved, v, path);
+  const type = field.type;
+  switch (type) {
+    case "string":
+      return (v, path) => (typeof v === "string" ? v : fail(path, type, v));
+    case "bool":
+      return (v, path) => (typeof v === "boolean" ? v : fail(path, type, v));
+    case "double":
+    case "float":
+      return (v, path) => (typeof v === "number" ? v : fail(path, type, v));
+    default: {
+      const range = INT32[type];
+      if (range) {
+        const [lo, hi] = range;
+        return (v, path) => (typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi ? v : fail(path, `${type} (an integer from ${lo} to ${hi})`, v));
+      }
+      return (v, path) => checkScalar(type, v, path);
+    }
+  }
 }
 
 function checkEnum(e: Enum, v: unknown, path: string[]): unknown {
-  if (typeof v === "string" && Object.hasOwn(e.values, v)) return v;
+  if (typeof v === "string" && Object.hasOwn(e.values, v)) return e.values[v];
   if (typeof v === "number" && Object.hasOwn(e.valuesById, v)) return v;
   throw new FieldError(path, `${e.fullName.slice(1)} name or number expected (${Object.keys(e.values).join(", ")}), got ${describe(v)}`);
 }
@@ -131,7 +182,12 @@ function checkScalar(type: string, v: unknown, path: string[]): unknown {
       break;
     case "bytes":
       if (v instanceof Uint8Array) return v;
-      if (typeof v === "string" && BASE64.test(v)) return v;
+      if (typeof v === "string" && BASE64.test(v)) {
+        // As fromObject decodes it.
+        const bytes = protobuf.util.newBuffer(protobuf.util.base64.length(v)) as Uint8Array;
+        protobuf.util.base64.decode(v, bytes, 0);
+        return bytes;
+      }
       return fail(path, "Uint8Array or base64 string", v);
     default: {
       const range = INT32[type];
@@ -147,14 +203,18 @@ function checkScalar(type: string, v: unknown, path: string[]): unknown {
   return fail(path, type, v);
 }
 
-/** 64-bit integers: a number, a decimal string, a bigint or a Long; returned as a decimal string or Long. */
+/** 64-bit integers: a number, a decimal string, a bigint or a Long; returned as a number (safe integers) or a Long. */
 function checkLong(signed: boolean, type: string, v: unknown, path: string[]): unknown {
   let n: bigint | undefined;
   if (typeof v === "bigint") n = v;
   else if (typeof v === "string" && DECIMAL.test(v)) n = BigInt(v);
   else if (typeof v === "number" && Number.isInteger(v)) n = BigInt(v);
   else if (typeof v === "object" && v !== null && Number.isInteger((v as { low?: unknown }).low) && Number.isInteger((v as { high?: unknown }).high)) return v;
-  if (n !== undefined && (signed ? n >= INT64_MIN && n <= INT64_MAX : n >= 0n && n <= UINT64_MAX)) return n.toString();
+  if (n !== undefined && (signed ? n >= INT64_MIN && n <= INT64_MAX : n >= 0n && n <= UINT64_MAX)) {
+    if (n >= MIN_SAFE && n <= MAX_SAFE) return Number(n);
+    const Long = protobuf.util.Long as unknown as { fromString(text: string, unsigned: boolean): object } | undefined;
+    return Long ? Long.fromString(n.toString(), !signed) : Number(n);
+  }
   return fail(path, `${type} (an integer as a number, decimal string or bigint, ${signed ? "-2^63 to 2^63-1" : "0 to 2^64-1"})`, v);
 }
 

@@ -5,10 +5,14 @@ import { LengthFramer } from "../../core/framing/length.js";
 import type { CodecSession, Encoded } from "../../core/codec.js";
 import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound, WireError } from "../../core/envelope.js";
 import type { MethodDescriptor, MethodTable } from "./descriptors.js";
-import { checkId, malformed, readRequest, readResponse, writeCancel, writeRequest, writeResponse } from "./envelope.js";
-import { decodePayload, encodePayload, type Longs } from "./payload.js";
+import type { Message } from "protobufjs";
+import { checkId, malformed, readRequest, readResponse, writeCancel, writeRequest, writeResponse, writeResult } from "./envelope.js";
+import { decodePayload, preparePayload, type Longs } from "./payload.js";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+const utf8 = new TextEncoder();
+/** Each method's wire name as UTF-8, encoded once. */
+const methodBytes = new WeakMap<MethodDescriptor, Uint8Array>();
 
 /**
  * One connection's session. A response carries only its call id, so the session remembers the
@@ -39,13 +43,15 @@ export class ProtobufSession implements CodecSession {
     const md = this.#methods.get(req.method);
     if (!md) throw new RpcError(Code.UNIMPLEMENTED, `rpc: protobuf: no descriptor for method ${req.method} (hint: load its .proto: protobuf({ proto: "path/to/file.proto" }))`);
     refuseStreaming(md);
-    let payload: Uint8Array;
+    let name = methodBytes.get(md);
+    if (name === undefined) methodBytes.set(md, (name = utf8.encode(md.name)));
+    let payload: Message | null;
     try {
-      payload = encodePayload(md.requestType, req.params);
+      payload = preparePayload(md.requestType, req.params);
     } catch (err) {
       throw new RpcError(Code.INVALID_ARGUMENT, `rpc: protobuf: bad params for ${md.name}: ${detail(err)}`, { cause: err });
     }
-    const frame = writeRequest(id, md.name, req.timeout, req.metadata, payload);
+    const frame = writeRequest(id, name, req.timeout, req.metadata, md.requestType, payload);
     this.#awaiting.set(id, md);
     return frame;
   }
@@ -69,14 +75,14 @@ export class ProtobufSession implements CodecSession {
     }
     const call = this.#serving.get(id);
     if (!call) throw new RpcError(Code.INTERNAL, `rpc: protobuf: no call ${id} is awaiting a result`);
-    let payload: Uint8Array;
+    let payload: Message | null;
     try {
-      payload = encodePayload(call.md.responseType, res.result);
+      payload = preparePayload(call.md.responseType, res.result);
     } catch (err) {
       throw new RpcError(Code.INTERNAL, `rpc: protobuf: cannot encode the result of ${call.md.name}: ${detail(err)}`, { cause: err });
     }
     this.#release(id);
-    return writeResponse(id, 0, "", payload);
+    return writeResult(id, call.md.responseType, payload);
   }
 
   decodeRequest(frame: Encoded): ServerInbound {

@@ -5,6 +5,8 @@ import { Code } from "../../core/codes.js";
 import { RpcError } from "../../core/errors.js";
 import { readMetadata, hasMetadata, type Metadata } from "../../core/metadata.js";
 import { strictReader } from "./reader.js";
+import { encodeInto } from "./payload.js";
+import type { Type, Message } from "protobufjs";
 
 /**
  * The envelope schema, for peers written in other languages. Each frame (after the u32
@@ -83,11 +85,14 @@ export interface WireResponse {
 }
 
 /** Writes a Request. `timeout` in ms (rounded up, capped at 2^32-1); `metadata` is checked first. */
-export function writeRequest(id: number, method: string, timeout: number | undefined, metadata: Metadata | undefined, payload: Uint8Array): Uint8Array {
+export function writeRequest(id: number, method: string | Uint8Array, timeout: number | undefined, metadata: Metadata | undefined, type: Type, payload: Message | null): Uint8Array {
   const md = hasMetadata(metadata) ? readMetadata(metadata) : undefined;
   const w = protobuf.Writer.create();
   writeId(w, REQ_ID, id);
-  if (method.length > 0) w.uint32(REQ_METHOD).string(method);
+  // The method as text, or as its UTF-8 bytes (the same field on the wire; a caller may cache them).
+  if (typeof method !== "string") {
+    if (method.length > 0) w.uint32(REQ_METHOD).bytes(method);
+  } else if (method.length > 0) w.uint32(REQ_METHOD).string(method);
   if (timeout !== undefined) w.uint32(REQ_TIMEOUT).uint32(timeoutMs(timeout));
   if (md) {
     for (const key in md) {
@@ -98,7 +103,7 @@ export function writeRequest(id: number, method: string, timeout: number | undef
       w.ldelim();
     }
   }
-  if (payload.length > 0) w.uint32(REQ_PAYLOAD).bytes(payload);
+  encodeInto(w, REQ_PAYLOAD, type, payload);
   return w.finish();
 }
 
@@ -107,6 +112,14 @@ export function writeCancel(id: number): Uint8Array {
   const w = protobuf.Writer.create();
   writeId(w, REQ_ID, id);
   return w.uint32(REQ_CANCEL).bool(true).finish();
+}
+
+/** Writes a successful Response for call `id`: the result encoded in place as `type`. */
+export function writeResult(id: number, type: Type, payload: Message | null): Uint8Array {
+  const w = protobuf.Writer.create();
+  writeId(w, RES_ID, id);
+  encodeInto(w, RES_PAYLOAD, type, payload);
+  return w.finish();
 }
 
 /** Writes a Response; `id` null sets connection_error. An error is any code but 0. */

@@ -1,6 +1,7 @@
 // Length-prefixed frames for binary codecs: a u32 big-endian byte count, then that many bytes.
 import type { Encoded } from "../codec.js";
 import type { Framer } from "./framer.js";
+import { joinBytes } from "./bytes.js";
 import { tooLarge } from "./newline.js";
 
 const HEADER = 4;
@@ -47,7 +48,7 @@ export class LengthFramer implements Framer {
         }
         at = this.#collect(chunk, at, HEADER);
         if (this.#have < HEADER) return;
-        const size = this.#checked(readU32(join(this.#parts, HEADER), 0));
+        const size = this.#checked(readU32(joinBytes(this.#parts, HEADER), 0));
         this.#parts = [];
         this.#have = 0;
         if (size === 0) onFrame(EMPTY);
@@ -56,7 +57,7 @@ export class LengthFramer implements Framer {
       }
       at = this.#collect(chunk, at, this.#need);
       if (this.#have < this.#need) return;
-      const body = join(this.#parts, this.#need);
+      const body = joinBytes(this.#parts, this.#need);
       this.#state = "header";
       this.#parts = [];
       this.#have = 0;
@@ -98,15 +99,4 @@ export class LengthFramer implements Framer {
 
 function readU32(bytes: Uint8Array, at: number): number {
   return bytes[at]! * 0x1000000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
-}
-
-function join(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -4,6 +4,7 @@ import { RpcError } from "../errors.js";
 import { decodeUtf8 } from "../utf8.js";
 import type { Encoded } from "../codec.js";
 import type { Framer } from "./framer.js";
+import { joinBytes } from "./bytes.js";
 
 const NL = 0x0a;
 
@@ -37,7 +38,7 @@ export class NewlineFramer implements Framer {
     let bytes: Uint8Array = chunk.subarray(0, last);
     if (this.#partLength > 0) {
       this.#parts.push(bytes);
-      bytes = concat(this.#parts, this.#partLength + bytes.length);
+      bytes = joinBytes(this.#parts, this.#partLength + bytes.length);
       this.#parts = [];
       this.#partLength = 0;
     }
@@ -69,7 +70,7 @@ export class NewlineFramer implements Framer {
   }
 
   frame(body: Encoded): Encoded {
-    return typeof body === "string" ? body + "\n" : concat([body, NEWLINE], body.length + 1);
+    return typeof body === "string" ? body + "\n" : joinBytes([body, NEWLINE], body.length + 1);
   }
 }
 
@@ -78,14 +79,4 @@ const encoder = new TextEncoder();
 
 function utf8Length(s: string): number {
   return encoder.encode(s).length;
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -157,7 +157,7 @@ export class Server {
     return this;
   }
 
-  /** Binds an address such as tcp://127.0.0.1:1234 or unix:///tmp/app.sock (`?codec=` picks the codec). */
+  /** Binds an address such as tcp://127.0.0.1:1234 or unix:app.sock (`?codec=` picks the codec). */
   async listen(address: string): Promise<Listener> {
     if (this.#state !== "serving") throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
     const url = parseTarget(address);

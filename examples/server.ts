@@ -1,5 +1,5 @@
 // The example server: the classic net/rpc services on every --listen address.
-//   npm run example-server -- --listen tcp://127.0.0.1:1234 [--listen unix:///tmp/netrpc.sock]
+//   npm run example-server -- --listen tcp://127.0.0.1:1234 [--listen unix:netrpc.sock]
 // Every port speaks json, msgpack and protobuf; each connection's first bytes pick one.
 import { parseArgs } from "node:util";
 import { Server } from "../index.js";

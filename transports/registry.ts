@@ -18,7 +18,7 @@ export function parseTarget(target: string): URL {
   try {
     url = new URL(href);
   } catch {
-    throw new TypeError(`rpc: cannot parse address ${JSON.stringify(target)} (hint: tcp://127.0.0.1:1234 or unix:///tmp/app.sock)`);
+    throw new TypeError(`rpc: cannot parse address ${JSON.stringify(target)} (hint: tcp://127.0.0.1:1234 or unix:app.sock)`);
   }
   return url;
 }

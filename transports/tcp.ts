@@ -13,7 +13,7 @@ type Endpoint = { path: string } | { host: string; port: number };
 export function endpointOf(url: URL): Endpoint {
   if (url.protocol === "unix:") {
     const path = decodeURIComponent(url.host ? `${url.host}${url.pathname}` : url.pathname);
-    if (!path) throw new TypeError(`rpc: ${url.href} names no socket path (hint: unix:///tmp/app.sock)`);
+    if (!path) throw new TypeError(`rpc: ${url.href} names no socket path (hint: unix:app.sock)`);
     return { path };
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");

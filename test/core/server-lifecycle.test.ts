@@ -245,3 +245,20 @@ t.test("options are validated at construction", async (t) => {
   if (accepted) t.ok(await accepted.waitClosed(2000), "the connection dial opened was closed");
   else t.pass("no connection was opened");
 });
+
+t.test("unix:relative.sock listens and dials relative to the working directory", async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "netrpc-rel-"));
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.teardown(async () => {
+    process.chdir(cwd);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const server = new Server().register(new Arith());
+  t.teardown(() => server.close());
+  const listener = await server.listen("unix:app.sock");
+  t.equal(listener.url, "unix:app.sock");
+  const c = await dial("unix:app.sock");
+  t.teardown(() => c.close());
+  t.equal(await c.call("Arith.Multiply", { A: 6, B: 7 }), 42);
+});

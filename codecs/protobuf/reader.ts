@@ -22,22 +22,18 @@ function overrun(r: Reader, length: number): RangeError {
   return RangeError(`index out of range: ${r.pos} + ${length || 1} > ${r.len}`);
 }
 
-function strictBufferString(this: Reader): string {
-  const length = this.uint32();
-  const start = this.pos;
-  const end = start + length;
-  if (end > this.len) throw overrun(this, length);
-  this.pos = end;
-  if (length === 0) return "";
-  return (this.buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end);
+/** A Reader.string that refuses a length running past the end, decoding with `decode`. */
+function strictStringWith(decode: (buf: Uint8Array, start: number, end: number) => string) {
+  return function (this: Reader): string {
+    const length = this.uint32();
+    const start = this.pos;
+    const end = start + length;
+    if (end > this.len) throw overrun(this, length);
+    this.pos = end;
+    return length === 0 ? "" : decode(this.buf, start, end);
+  };
 }
 
-function strictString(this: Reader): string {
-  const length = this.uint32();
-  const start = this.pos;
-  const end = start + length;
-  if (end > this.len) throw overrun(this, length);
-  this.pos = end;
-  if (length === 0) return "";
-  return decoder.decode(this.buf.subarray(start, end));
-}
+// Buffer's utf8Slice decodes in place, without the subarray TextDecoder needs.
+const strictBufferString = strictStringWith((buf, start, end) => (buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end));
+const strictString = strictStringWith((buf, start, end) => decoder.decode(buf.subarray(start, end)));

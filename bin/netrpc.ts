@@ -28,7 +28,7 @@ function parseMetadata(pairs: string[]): Metadata {
     const key = pair.slice(0, eq).toLowerCase();
     const value = pair.slice(eq + 1);
     const prev = md[key];
-    md[key] = prev === undefined ? value : ([] as string[]).concat(prev, value);
+    md[key] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
   }
   return md;
 }

@@ -10,7 +10,7 @@
 import { Packr, Unpackr } from "msgpackr";
 import { Code, isCode } from "../core/codes.js";
 import { RpcError } from "../core/errors.js";
-import { readMetadata, hasMetadata, type Metadata } from "../core/metadata.js";
+import { readMetadata, hasMetadata, type TextMetadata as Metadata } from "../core/metadata.js";
 import { LengthFramer } from "../core/framing/length.js";
 import { checkMsgpackBounds } from "./msgpack-bounds.js";
 import type { Codec, CodecSession, Encoded } from "../core/codec.js";

@@ -9,6 +9,7 @@ import type { CodecSession, Encoded } from "./codec.js";
 import type { Framer } from "./framing/framer.js";
 import type { RpcRequest } from "./interceptor.js";
 import type { ResponseEnvelope } from "./envelope.js";
+import { metadataAsText } from "./metadata.js";
 
 interface Pending {
   resolve(value: unknown): void;
@@ -79,7 +80,7 @@ export class StreamClientConnection {
     let frame;
     try {
       const timeout = ctx.deadline === undefined ? undefined : Math.max(0, ctx.deadline - Date.now());
-      frame = this.#framer.frame(this.#codec.encodeRequest({ kind: "request", id, method: req.method, params: req.params, timeout, metadata: ctx.metadata }));
+      frame = this.#framer.frame(this.#codec.encodeRequest({ kind: "request", id, method: req.method, params: req.params, timeout, metadata: metadataAsText(ctx.metadata) }));
     } catch (err) {
       return Promise.reject(RpcError.from(err, Code.INTERNAL));
     }

@@ -4,7 +4,7 @@ import { Code } from "./codes.js";
 import { RpcError } from "./errors.js";
 import { CallContext, type Peer } from "./context.js";
 import { compose, type Next } from "./interceptor.js";
-import { readMetadata, type Metadata } from "./metadata.js";
+import { checkMetadata, type Metadata } from "./metadata.js";
 import { StreamClientConnection } from "./client-conn.js";
 import { checkClientOptions, type CallOptions, type ClientOptions } from "./call-options.js";
 import { durationOption } from "./options.js";
@@ -57,7 +57,7 @@ export class Client {
     let metadata: Metadata;
     try {
       timeout = durationOption("timeout", options.timeout) ?? this.#timeout;
-      metadata = options.metadata ? readMetadata(options.metadata) : {};
+      metadata = options.metadata ? checkMetadata(options.metadata) : {};
     } catch (err) {
       return Promise.reject(RpcError.from(err, Code.INVALID_ARGUMENT));
     }

@@ -30,6 +30,18 @@ export class CallContext {
   #listeners: Array<(reason: unknown) => void> | undefined;
   /** @internal False when nothing can abort this call early, so transports need not listen. */
   _cancellable = true;
+  #header: Metadata | undefined;
+  #trailer: Metadata | undefined;
+  /**
+   * Server side, gRPC: true when the request message (the last one, for a stream) arrived
+   * compressed. Stream codecs never compress.
+   */
+  requestCompressed = false;
+  /**
+   * Server side, gRPC: compress replies with the encoding the client accepts (gzip), or not;
+   * undefined leaves it to the server's `compression` option.
+   */
+  compressResponse: boolean | undefined;
 
   constructor(method: string, metadata: Metadata, deadline?: number, peer?: Peer) {
     this.method = method;
@@ -45,6 +57,24 @@ export class CallContext {
       if (this.#aborted) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
+  }
+
+  /**
+   * Server side: metadata sent before the first reply (gRPC response headers). Set entries
+   * before the handler returns or yields its first message; later changes are not sent.
+   */
+  get responseHeader(): Metadata {
+    return (this.#header ??= Object.create(null) as Metadata);
+  }
+
+  /** Server side: metadata sent with the call's status (gRPC trailers). */
+  get responseTrailer(): Metadata {
+    return (this.#trailer ??= Object.create(null) as Metadata);
+  }
+
+  /** @internal The response metadata set so far, without creating it. */
+  _responseMetadata(): { header: Metadata | undefined; trailer: Metadata | undefined } {
+    return { header: this.#header, trailer: this.#trailer };
   }
 
   get aborted(): boolean {

@@ -1,6 +1,6 @@
 // The messages a stream connection carries: Request<id, method, params>, Response<id, result|error>, Cancel<id>.
 import type { Code } from "./codes.js";
-import type { Metadata } from "./metadata.js";
+import type { TextMetadata } from "./metadata.js";
 
 /** Call ids are numbers from our clients; other clients may use strings, which are echoed back. */
 export type CallId = number | string;
@@ -12,7 +12,7 @@ export interface RequestEnvelope {
   readonly params: unknown;
   /** Milliseconds the caller will wait, counted from when it sent the request. */
   readonly timeout?: number | undefined;
-  readonly metadata?: Metadata | undefined;
+  readonly metadata?: TextMetadata | undefined;
 }
 
 /** The caller gave up on call `id` (abort or deadline): the handler's signal should fire. */

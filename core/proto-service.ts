@@ -1,6 +1,6 @@
 // Maps a protobuf service's rpcs onto a plain object's methods, for register(obj, { service, proto }).
 import type { Root } from "protobufjs";
-import { exposedMethods } from "./registry.js";
+import { exposedMethods, type CallKind } from "./registry.js";
 import { loadRoot, serviceMethods } from "../codecs/protobuf/index.js";
 
 export interface ProtoServiceOptions {
@@ -14,22 +14,30 @@ export interface ProtoService {
   readonly root: Root | undefined;
   /** rpc name -> the object's method that serves it. */
   readonly methods: ReadonlyMap<string, string> | undefined;
+  /** rpc name -> its kind, from `stream` in the descriptor. */
+  readonly kinds: ReadonlyMap<string, CallKind> | undefined;
+}
+
+function kindOf(requestStream: boolean, responseStream: boolean): CallKind {
+  if (requestStream) return responseStream ? "bidi" : "client";
+  return responseStream ? "server" : "unary";
 }
 
 /**
- * Reads the service from the proto and pairs each unary rpc (GetUser) with the object's method
- * of the same name or its lowerCamel form (getUser). Every unary rpc must be served; streaming
- * rpcs are left unregistered (callers get UNIMPLEMENTED) until streaming transports arrive.
+ * Reads the service from the proto and pairs each rpc (GetUser) with the object's method of the
+ * same name or its lowerCamel form (getUser); every rpc must be served. Each method's kind
+ * (unary, server, client or bidi streaming) comes from the descriptor.
  */
 export function protoService(obj: object, options: ProtoServiceOptions, known: readonly Root[]): ProtoService {
   const root = options.proto === undefined ? undefined : loadRoot(options.proto as string | string[] | Root);
   const roots = root ? [root] : known;
-  if (roots.length === 0) return { root: undefined, methods: undefined };
+  if (roots.length === 0) return { root: undefined, methods: undefined, kinds: undefined };
   const exposed = exposedMethods(obj);
   const methods = new Map<string, string>();
+  const kinds = new Map<string, CallKind>();
   const missing: string[] = [];
   for (const rpc of serviceMethods(roots, options.service)) {
-    if (rpc.requestStream || rpc.responseStream) continue;
+    kinds.set(rpc.method, kindOf(rpc.requestStream, rpc.responseStream));
     const lower = rpc.method[0]!.toLowerCase() + rpc.method.slice(1);
     const own = exposed.has(rpc.method) ? rpc.method : exposed.has(lower) ? lower : undefined;
     if (own) methods.set(rpc.method, own);
@@ -38,5 +46,5 @@ export function protoService(obj: object, options: ProtoServiceOptions, known: r
   if (missing.length > 0) {
     throw new TypeError(`rpc.Register: ${options.service} needs methods ${missing.join(", ")} on the object (or their lowerCamel names)`);
   }
-  return { root, methods };
+  return { root, methods, kinds };
 }

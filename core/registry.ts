@@ -4,11 +4,18 @@ import type { CallContext } from "./context.js";
 /** A registered handler: `(params, ctx) => result | Promise<result>`. */
 export type Handler = (params: any, ctx: CallContext) => unknown;
 
+/**
+ * How a method exchanges messages: one request and one reply (unary), one request and a stream
+ * of replies (server), a stream of requests and one reply (client), streams both ways (bidi).
+ */
+export type CallKind = "unary" | "server" | "client" | "bidi";
+
 export interface Method {
   /** "Service.Method". */
   readonly name: string;
   readonly service: string;
   readonly method: string;
+  readonly kind: CallKind;
   /** The handler, bound to the registered object. */
   readonly call: (params: unknown, ctx: CallContext) => unknown;
 }
@@ -16,11 +23,32 @@ export interface Method {
 export interface RegisterOptions {
   /** Service name; defaults to the object's class name. Required for plain objects. */
   name?: string;
+  /**
+   * Streaming kinds by method name, for methods whose kind cannot be seen: `{ Upload: "client",
+   * Chat: "bidi" }`. An `async *method` is server-streaming without saying so; a proto service
+   * takes its kinds from the descriptor.
+   */
+  streams?: Readonly<Record<string, Exclude<CallKind, "unary">>>;
 }
 
 export interface RegistryEntryOptions extends RegisterOptions {
   /** Wire method name -> the object's method name, when a descriptor names the methods (proto services). */
   methods?: ReadonlyMap<string, string>;
+  /** Wire method name -> kind, from the descriptor. */
+  kinds?: ReadonlyMap<string, CallKind>;
+}
+
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor as Function;
+const KINDS: ReadonlySet<string> = new Set(["unary", "server", "client", "bidi"]);
+
+/** An `async *method` streams its replies; anything else is unary unless told otherwise. */
+function kindOf(fn: Function, method: string, options: RegistryEntryOptions): CallKind {
+  const told = options.kinds?.get(method) ?? (options.streams && Object.hasOwn(options.streams, method) ? options.streams[method] : undefined);
+  if (told !== undefined) {
+    if (!KINDS.has(told)) throw new TypeError(`rpc.Register: stream kind of ${method} must be "server", "client" or "bidi", got ${String(told)}`);
+    return told;
+  }
+  return fn instanceof AsyncGeneratorFunction ? "server" : "unary";
 }
 
 const SERVICE_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
@@ -92,7 +120,10 @@ export class Registry {
     for (const [method, own] of names) {
       const fn = exposed.get(own);
       if (!fn) throw new TypeError(`rpc.Register: ${name}.${method} needs a method ${own} on the object`);
-      methods.set(method, { name: `${name}.${method}`, service: name, method, call: fn.bind(obj) as Method["call"] });
+      methods.set(method, { name: `${name}.${method}`, service: name, method, kind: kindOf(fn, method, options), call: fn.bind(obj) as Method["call"] });
+    }
+    for (const method of Object.keys(options.streams ?? {})) {
+      if (!methods.has(method)) throw new TypeError(`rpc.Register: option streams names ${name}.${method}, which is not an exposed method`);
     }
     if (methods.size === 0) {
       throw new TypeError(

@@ -9,7 +9,7 @@ import { timerDelay } from "./options.js";
 import type { CodecSession, Encoded } from "./codec.js";
 import type { CallId, RequestEnvelope, ServerInbound } from "./envelope.js";
 import type { Framer } from "./framing/framer.js";
-import type { Metadata } from "./metadata.js";
+import { metadataFromText, type Metadata } from "./metadata.js";
 import { isLookupFailure, type LookupFailure, type Method } from "./registry.js";
 
 /** What a connection needs from its server. */
@@ -213,9 +213,12 @@ export class ServerConnection {
     }
     const method = this.#server.resolve(req.method);
     if (isLookupFailure(method)) return this.#reply(id, undefined, new RpcError(Code.UNIMPLEMENTED, method.message));
+    if (method.kind !== "unary") {
+      return this.#reply(id, undefined, new RpcError(Code.UNIMPLEMENTED, `rpc: ${method.name} is a ${method.kind}-streaming method; call it over grpc://`));
+    }
 
     const deadline = req.timeout === undefined ? undefined : Date.now() + req.timeout;
-    const metadata = req.metadata ?? (Object.create(null) as Metadata);
+    const metadata = req.metadata ? metadataFromText(req.metadata) : (Object.create(null) as Metadata);
     const ctx = new CallContext(req.method, metadata, deadline, this.peer);
     this.#inflight.set(id, ctx);
     this.#running++;

@@ -10,14 +10,18 @@ import type { Peer } from "./context.js";
 import type { Codec } from "./codec.js";
 import type { Listener } from "./transport.js";
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, MAX_TIMER_MS, intOption } from "./options.js";
-import { sniffCodec } from "./sniff.js";
+import { HTTP2, sniffCodec } from "./sniff.js";
 import { protoService, type ProtoServiceOptions } from "./proto-service.js";
 import { json } from "../codecs/json.js";
 import { msgpack } from "../codecs/msgpack.js";
 import { protobuf, type ProtobufCodec } from "../codecs/protobuf/index.js";
 import type { Root } from "protobufjs";
 import { parseTarget, transportFor } from "../transports/registry.js";
-import { peerOf } from "../transports/tcp.js";
+import { endpointOf, listenOn, peerOf } from "../transports/tcp.js";
+import { GrpcServer } from "../transports/grpc/server.js";
+import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
+import http2 from "node:http2";
+import type tls from "node:tls";
 
 export interface ServerOptions {
   /**
@@ -33,6 +37,16 @@ export interface ServerOptions {
   maxConcurrentCalls?: number;
   /** Run around every call, the first outermost. */
   interceptors?: Interceptor[];
+  /**
+   * gRPC replies: "gzip" compresses them when the client accepts gzip; default "identity". A
+   * handler can decide per call with `ctx.compressResponse`.
+   */
+  compression?: "gzip" | "identity";
+}
+
+export interface ListenOptions {
+  /** Certificates for grpcs:// (and other TLS schemes): key, cert, ca, requestCert for mutual TLS. */
+  tls?: tls.SecureContextOptions & Pick<tls.TlsOptions, "requestCert" | "rejectUnauthorized">;
 }
 
 export interface ServeConnOptions {
@@ -61,6 +75,9 @@ export class Server {
   readonly #listeners = new Set<Listener>();
   readonly #netServers = new Set<net.Server>();
   #state: "serving" | "draining" | "closed" = "serving";
+  readonly #compressReplies: boolean;
+  #grpc: GrpcServer | undefined;
+  readonly #messageCodecs = new Map<string, MessageCodec>();
 
   constructor(options: ServerOptions = {}) {
     this.maxMessageSize = intOption("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_LIMIT);
@@ -69,6 +86,10 @@ export class Server {
     this.#codecs = new Map((options.codecs ?? [json, msgpack]).map((c) => [c.name, c]));
     if (this.#codecs.size === 0) throw new RangeError("rpc: option codecs must name at least one codec");
     this.#interceptors = [...(options.interceptors ?? [])];
+    if (options.compression !== undefined && options.compression !== "gzip" && options.compression !== "identity") {
+      throw new RangeError(`rpc: option compression must be "gzip" or "identity", got ${String(options.compression)}`);
+    }
+    this.#compressReplies = options.compression === "gzip";
     this.#dispatcher = {
       maxMessageSize: this.maxMessageSize,
       maxConcurrentCalls: this.maxConcurrentCalls,
@@ -98,11 +119,12 @@ export class Server {
     }
     const own = this.#codecs.get("protobuf") as ProtobufCodec | undefined;
     const mapped = protoService(obj, options as ProtoServiceOptions, own ? [...own.roots, ...this.#protoRoots] : this.#protoRoots);
-    this.#registry.register(obj, { name: options.service, ...(mapped.methods ? { methods: mapped.methods } : {}) });
+    this.#registry.register(obj, { name: options.service, ...(mapped.methods ? { methods: mapped.methods, kinds: mapped.kinds! } : {}) });
     if (mapped.root) {
       this.#protoRoots.push(mapped.root);
       // The codec's method table is fixed when it is made: make it again with every proto known.
       this.#codecs.set("protobuf", protobuf({ root: [...(own?.roots ?? []), mapped.root] }));
+      this.#messageCodecs.delete("protobuf");
     }
     return this;
   }
@@ -119,6 +141,30 @@ export class Server {
     return this.#registry.list();
   }
 
+  /** Every protobufjs Root registered services came from (for reflection). */
+  protoRoots(): readonly Root[] {
+    const own = this.#codecs.get("protobuf") as ProtobufCodec | undefined;
+    return [...new Set([...(own?.roots ?? []), ...this.#protoRoots])];
+  }
+
+  /** The gRPC side of this server, made on first use. */
+  #grpcServer(): GrpcServer {
+    this.#grpc ??= new GrpcServer({
+      ...this.#dispatcher,
+      compressReplies: this.#compressReplies,
+      messageCodec: (name) => {
+        let found = this.#messageCodecs.get(name);
+        if (found) return found;
+        const codec = this.#codecs.get(name);
+        if (!codec) return undefined;
+        found = messageCodec(codec);
+        this.#messageCodecs.set(name, found);
+        return found;
+      },
+    });
+    return this.#grpc;
+  }
+
   /** The codecs this server speaks, by name. */
   codecs(): string[] {
     return [...this.#codecs.keys()];
@@ -132,10 +178,14 @@ export class Server {
     if (this.#state !== "serving") return void stream.destroy();
     const codecs = options.codec ? new Map([[options.codec.name, options.codec]]) : this.#codecs;
     this.#handshaking.add(stream);
-    const codec = await sniffCodec(stream, { codecs, handshakeTimeout: this.handshakeTimeout });
+    const codec = await sniffCodec(stream, { codecs, handshakeTimeout: this.handshakeTimeout, http2: options.codec === undefined });
     this.#handshaking.delete(stream);
     if (!codec) return;
     if (this.#state !== "serving") return void stream.destroy();
+    if (codec === HTTP2) {
+      this.#grpcServer().serveSocket(stream);
+      return;
+    }
     const conn = new ServerConnection(this.#dispatcher, stream, codec.fork(), options.peer ?? peerOf(stream));
     this.#connections.add(conn);
     void conn.idle().then(() => this.#connections.delete(conn));
@@ -157,10 +207,15 @@ export class Server {
     return this;
   }
 
-  /** Binds an address such as tcp://127.0.0.1:1234 or unix:app.sock (`?codec=` picks the codec). */
-  async listen(address: string): Promise<Listener> {
+  /**
+   * Binds an address: tcp://127.0.0.1:1234 or unix:app.sock (every codec, and gRPC, on one port;
+   * `?codec=` limits it to one codec), grpc://host:port (gRPC over cleartext HTTP/2) or
+   * grpcs://host:port (over TLS, with `options.tls`).
+   */
+  async listen(address: string, options: ListenOptions = {}): Promise<Listener> {
     if (this.#state !== "serving") throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
     const url = parseTarget(address);
+    if (url.protocol === "grpc:" || url.protocol === "grpcs:") return this.#listenGrpc(url, options);
     // ?codec=name limits the port to that codec; otherwise it serves every codec.
     const only = url.searchParams.get("codec");
     const codec = only === null ? undefined : this.#codecs.get(only);
@@ -175,11 +230,31 @@ export class Server {
     return listener;
   }
 
+  async #listenGrpc(url: URL, options: ListenOptions): Promise<Listener> {
+    const grpc = this.#grpcServer();
+    let h2: http2.Http2Server | http2.Http2SecureServer;
+    if (url.protocol === "grpcs:") {
+      if (!options.tls) throw new TypeError(`rpc: listen ${url.href}: grpcs needs options.tls with a key and certificate`);
+      h2 = http2.createSecureServer({ ...options.tls, settings: grpc.settings(), ALPNProtocols: ["h2"] });
+    } else {
+      h2 = http2.createServer({ settings: grpc.settings() });
+    }
+    grpc.attach(h2);
+    const listener = await listenOn(h2, endpointOf(url), url);
+    if (this.#state !== "serving") {
+      await listener.close();
+      throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
+    }
+    this.#listeners.add(listener);
+    return listener;
+  }
+
   /** Stops at once: listeners close, connections are cut, handlers see their signal abort. Idempotent. */
   async close(): Promise<void> {
     this.#state = "closed";
     for (const stream of this.#handshaking) stream.destroy();
     for (const conn of this.#connections) conn.close();
+    this.#grpc?.close();
     await this.#stopAccepting();
   }
 
@@ -194,7 +269,7 @@ export class Server {
     for (const stream of this.#handshaking) stream.destroy();
     const connections = [...this.#connections];
     for (const conn of connections) conn.drain();
-    await Promise.all([stopping, ...connections.map((conn) => conn.idle())]);
+    await Promise.all([stopping, ...connections.map((conn) => conn.idle()), this.#grpc?.drain()]);
   }
 
   #stopAccepting(): Promise<void> {

@@ -11,20 +11,29 @@ export interface SniffOptions {
   readonly codecs: ReadonlyMap<string, Codec>;
   /** Milliseconds a started preface may take to complete. */
   readonly handshakeTimeout: number;
+  /** Hand connections that open with the HTTP/2 preface to gRPC. */
+  readonly http2?: boolean;
 }
+
+/** What sniffCodec resolves with for a connection that opens with the HTTP/2 client preface. */
+export const HTTP2 = Symbol("http2");
+
+/** "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" begins with P, which neither JSON nor our preface can. */
+const HTTP2_FIRST_BYTE = 0x50;
 
 /**
  * Waits for the first bytes: "{" (or white space) means JSON with no preface, as Go's client
  * sends; "N" opens a preface naming the codec, answered with an ack. An idle connection may wait
  * for ever (a Go client sends nothing until its first call), but once a preface has begun it must
- * finish within handshakeTimeout. Resolves with the codec, the stream paused and its unread bytes
- * put back; or with undefined after refusing the connection.
+ * finish within handshakeTimeout. "P" is the HTTP/2 preface: HTTP2 when `http2` is allowed.
+ * Resolves with the codec (or HTTP2), the stream paused and its unread bytes put back; or with
+ * undefined after refusing the connection.
  */
-export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec | undefined> {
+export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec | typeof HTTP2 | undefined> {
   return new Promise((resolve) => {
     let reader: HelloReader | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const done = (codec: Codec | undefined, rest?: Uint8Array) => {
+    const done = (codec: Codec | typeof HTTP2 | undefined, rest?: Uint8Array) => {
       clearTimeout(timer);
       stream.removeListener("data", onData);
       stream.removeListener("close", onClose);
@@ -55,6 +64,7 @@ export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec
     };
     const onData = (chunk: Buffer) => {
       if (!reader) {
+        if (chunk[0] === HTTP2_FIRST_BYTE && options.http2) return done(HTTP2, chunk);
         if (!opensPreface(chunk[0]!)) {
           const json = options.codecs.get("json");
           if (json) return done(json, chunk);

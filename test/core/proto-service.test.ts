@@ -33,15 +33,18 @@ t.test("rpcs map to methods of the same name or their lowerCamel form", async (t
       count++;
       return { ok: line.text.length > 0, count };
     },
+    async *listen(line: { text: string }) {
+      yield line;
+    },
   };
   const { server, url } = await startServer(t);
   server.register(new User(), { service: "user.User", proto: USER_PROTO });
   server.register(room, { service: "chat.Room", proto: chat });
-  t.same(server.methods().filter((m) => m.includes(".") && m.split(".").length > 2), ["chat.Room.Say", "user.User.GetUser"], "streaming Listen is not registered yet");
+  t.same(server.methods().filter((m) => m.includes(".") && m.split(".").length > 2), ["chat.Room.Listen", "chat.Room.Say", "user.User.GetUser"], "streaming rpcs are registered too");
   const c = await connect(t, url, { codec: protobuf({ proto: [USER_PROTO, chat] }) });
   t.same(await c.call("chat.Room.Say", { text: "hi", at: "5" }), { ok: true, count: "1" }, "int64 arrives as a string");
   t.same(await c.call("user.User.GetUser", { id: "1" }), { id: "1", name: "bala", phone: "13100001111" }, "a second proto joined the codec");
-  t.equal((await rejection(c.call("chat.Room.Listen", { text: "x" }))).code, Code.UNIMPLEMENTED);
+  t.equal((await rejection(c.call("chat.Room.Listen", { text: "x" }))).code, Code.UNIMPLEMENTED, "a streaming rpc cannot be called unary over TCP");
   t.equal((await rejection(c.call("user.User.GetUser", { Id: "1" }))).code, Code.INVALID_ARGUMENT, "unknown fields are refused");
 });
 

@@ -4,7 +4,7 @@
 // size, so a failing input can be replayed from its seed and index.
 import type { CallId, RequestEnvelope, ResponseEnvelope } from "../../core/envelope.js";
 import { Code } from "../../core/codes.js";
-import type { Metadata } from "../../core/metadata.js";
+import type { TextMetadata as Metadata } from "../../core/metadata.js";
 
 /** sfc32: a fast 128-bit-state PRNG with good statistical quality; seeded from one integer. */
 export class Rng {

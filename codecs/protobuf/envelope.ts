@@ -3,7 +3,7 @@ import protobuf from "protobufjs";
 import type { Reader, Writer } from "protobufjs";
 import { Code } from "../../core/codes.js";
 import { RpcError } from "../../core/errors.js";
-import { readMetadata, hasMetadata, type Metadata } from "../../core/metadata.js";
+import { readMetadata, hasMetadata, type TextMetadata as Metadata } from "../../core/metadata.js";
 import { strictReader } from "./reader.js";
 import { encodeInto } from "./payload.js";
 import type { Type, Message } from "protobufjs";

@@ -30,6 +30,8 @@ export interface ProtobufCodec extends Codec {
   /** Every rpc the codec can carry, by wire name ("user.User.GetUser"). */
   readonly methods: MethodTable;
   readonly roots: readonly Root[];
+  /** How 64-bit integers are decoded. */
+  readonly longs: Longs;
   fork(): ProtobufSession;
 }
 
@@ -54,6 +56,7 @@ export function protobuf(options: ProtobufOptions = {}): ProtobufCodec {
     name: "protobuf",
     methods,
     roots,
+    longs,
     fork: () => new ProtobufSession(methods, longs),
   };
 }

@@ -13,6 +13,7 @@ export async function startGo(bin: string): Promise<Running> {
   const release = onExit(() => server.process.kill("SIGKILL"));
   return {
     port: server.port,
+    pid: server.process.pid,
     stop: async () => {
       await server.close();
       release();

@@ -1,4 +1,6 @@
 // Closed-loop load: keep exactly C calls in flight for a fixed time, record each call's latency.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 export interface CellResult {
   concurrency: number;
   calls: number;
@@ -7,8 +9,19 @@ export interface CellResult {
   p99us: number;
   /** CPU time (user + system) this client process spent per call, in µs: steadier than latency on a noisy machine. */
   clientCpuUs: number;
+  /** The same for the server process, where /proc lets us read it (Linux); NaN elsewhere. */
+  serverCpuUs: number;
   error?: string;
 }
+
+/** Clock ticks per second, the unit of /proc/<pid>/stat's CPU times. */
+const TICKS = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 /** A growable array of latencies in nanoseconds. */
 class Samples {
@@ -84,19 +97,35 @@ async function closedLoop(
   return { calls, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
 }
 
+/** User + system CPU time of process `pid` in µs, from /proc (clock ticks, usually 10 ms); NaN when unreadable. */
+function processCpuUs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    // The command name (field 2) may hold spaces; fields after its closing parenthesis are fixed.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
 /** One table cell: a warm-up run, then a measured run. */
 export async function runCell(
   call: () => Promise<unknown>,
   concurrency: number,
   durationMs: number,
   warmupMs: number,
+  serverPid?: number,
 ): Promise<CellResult> {
   const graceMs = 5_000;
   if (warmupMs > 0) await closedLoop(call, concurrency, warmupMs, graceMs, undefined);
   const samples = new Samples();
+  const serverCpu = processCpuUs(serverPid);
   const cpu = process.cpuUsage();
   const { calls, seconds } = await closedLoop(call, concurrency, durationMs, graceMs, samples);
   const used = process.cpuUsage(cpu);
+  const serverUsed = processCpuUs(serverPid) - serverCpu;
   const sorted = samples.sorted();
   return {
     concurrency,
@@ -105,5 +134,6 @@ export async function runCell(
     p50us: percentileUs(sorted, 0.5),
     p99us: percentileUs(sorted, 0.99),
     clientCpuUs: (used.user + used.system) / calls,
+    serverCpuUs: serverUsed / calls,
   };
 }

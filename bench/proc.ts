@@ -83,6 +83,8 @@ function waitForLine(child: ChildProcess, pattern: RegExp, ms: number, what: str
 
 export interface Running {
   port: number;
+  /** The server's process id, for the client to read its CPU time (undefined: not ours to read). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -97,7 +99,7 @@ export async function startServer(script: string, nodeArgs: string[] = []): Prom
   };
   try {
     const [, port] = await waitForLine(child, /^READY (\d+)$/, 20_000, script);
-    return { port: Number(port), stop };
+    return { port: Number(port), pid: child.pid, stop };
   } catch (e) {
     child.kill("SIGKILL");
     throw e;

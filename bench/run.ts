@@ -36,7 +36,7 @@ async function runRow(row: Row, o: Options, goBin: string | undefined, prof: (wh
   }
   try {
     const perCell = o.warmupMs + o.durationMs + 6_000;
-    const args = [row.client, String(server.port), o.concurrency.join(","), String(o.durationMs), String(o.warmupMs)];
+    const args = [row.client, String(server.port), o.concurrency.join(","), String(o.durationMs), String(o.warmupMs), String(server.pid ?? "")];
     return (await runClient("clients/main.ts", args, 30_000 + o.concurrency.length * perCell, prof("client", tag))) as CellResult[];
   } finally {
     await server.stop();
@@ -49,7 +49,7 @@ function summary(cells: CellResult[]): string {
     .map((c) =>
       c.error
         ? `c=${c.concurrency} error: ${c.error}`
-        : `c=${c.concurrency} ${Math.round(c.callsPerSec)}/s p50 ${f(c.p50us)}µs p99 ${f(c.p99us)}µs client cpu ${f(c.clientCpuUs)}µs/call`,
+        : `c=${c.concurrency} ${Math.round(c.callsPerSec)}/s p50 ${f(c.p50us)}µs p99 ${f(c.p99us)}µs client cpu ${f(c.clientCpuUs)}µs/call, server cpu ${f(c.serverCpuUs)}µs/call`,
     )
     .join(", ");
 }

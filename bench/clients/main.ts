@@ -1,5 +1,5 @@
 // A bench client process: connects to one server, runs every concurrency cell, prints one RESULT line.
-// Usage: main.ts <client> <port> <concurrency,...> <durationMs> <warmupMs>
+// Usage: main.ts <client> <port> <concurrency,...> <durationMs> <warmupMs> [serverPid]
 import { runCell, type CellResult } from "../load.js";
 import type { Connect } from "./client.js";
 
@@ -17,7 +17,7 @@ function message(e: unknown): string {
 }
 
 async function main(): Promise<CellResult[]> {
-  const [name = "", port = "", conc = "", duration = "", warmup = ""] = process.argv.slice(2);
+  const [name = "", port = "", conc = "", duration = "", warmup = "", pid = ""] = process.argv.slice(2);
   const load = clients[name];
   if (!load) throw new Error(`unknown client ${name}`);
   const { connect } = await load();
@@ -27,10 +27,10 @@ async function main(): Promise<CellResult[]> {
     client.verify(await client.call());
     for (const c of conc.split(",").map(Number)) {
       try {
-        results.push(await runCell(() => client.call(), c, Number(duration), Number(warmup)));
+        results.push(await runCell(() => client.call(), c, Number(duration), Number(warmup), pid ? Number(pid) : undefined));
       } catch (e) {
         // The connection is in an unknown state (calls may still be in flight): stop here.
-        results.push({ concurrency: c, calls: 0, callsPerSec: NaN, p50us: NaN, p99us: NaN, clientCpuUs: NaN, error: message(e) });
+        results.push({ concurrency: c, calls: 0, callsPerSec: NaN, p50us: NaN, p99us: NaN, clientCpuUs: NaN, serverCpuUs: NaN, error: message(e) });
         break;
       }
     }

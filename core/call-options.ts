@@ -10,8 +10,14 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Milliseconds before the call fails with DEADLINE_EXCEEDED; sent to the server as its deadline. */
   timeout?: number;
-  /** Sent with the call; keys [0-9a-z_.-]+, values strings or arrays of strings. */
+  /** Sent with the call; keys [0-9a-z_.-]+, values strings (Uint8Array under keys ending in -bin), or arrays of them. */
   metadata?: Metadata;
+  /** gRPC: called with the server's response headers when they arrive. */
+  onHeader?: (metadata: Metadata) => void;
+  /** gRPC: called with the server's trailers (also for an error status) when the call ends. */
+  onTrailer?: (metadata: Metadata) => void;
+  /** gRPC: gzip the request messages (the server must accept gzip; every gRPC server does). */
+  compress?: boolean;
 }
 
 export interface ClientOptions {

@@ -10,6 +10,7 @@ import type { Framer } from "./framing/framer.js";
 import type { RpcRequest } from "./interceptor.js";
 import type { ResponseEnvelope } from "./envelope.js";
 import { metadataAsText } from "./metadata.js";
+import type { ClientConnection } from "./connection.js";
 
 interface Pending {
   resolve(value: unknown): void;
@@ -21,7 +22,7 @@ interface Pending {
  * Multiplexes calls over one stream. When the stream fails every pending call fails with one
  * error: CANCELLED "client is closed" after close(), UNAVAILABLE "connection lost" otherwise.
  */
-export class StreamClientConnection {
+export class StreamClientConnection implements ClientConnection {
   /** Settles (never rejects) with the reason the connection ended. */
   readonly closed: Promise<RpcError>;
   readonly #stream: Duplex;
@@ -76,6 +77,9 @@ export class StreamClientConnection {
 
   invoke(req: RpcRequest, ctx: CallContext): Promise<unknown> {
     if (this.#error) return Promise.reject(this.#error);
+    if (req.kind !== undefined && req.kind !== "unary") {
+      return Promise.reject(new RpcError(Code.UNIMPLEMENTED, `rpc: ${req.method}: ${req.kind}-streaming calls need a grpc:// connection`));
+    }
     const id = this.#nextId++;
     let frame;
     try {

@@ -1,11 +1,13 @@
-// The Client: call("Service.Method", params) with deadlines, cancellation, metadata and interceptors.
+// The Client: call("Service.Method", params) and streams, with deadlines, cancellation, metadata and interceptors.
 import type { Duplex } from "node:stream";
 import { Code } from "./codes.js";
 import { RpcError } from "./errors.js";
 import { CallContext, type Peer } from "./context.js";
-import { compose, type Next } from "./interceptor.js";
+import { compose, type Next, type RpcRequest } from "./interceptor.js";
 import { checkMetadata, type Metadata } from "./metadata.js";
 import { StreamClientConnection } from "./client-conn.js";
+import type { ClientConnection } from "./connection.js";
+import type { CallKind } from "./registry.js";
 import { checkClientOptions, type CallOptions, type ClientOptions } from "./call-options.js";
 import { durationOption } from "./options.js";
 import { serviceProxy, type ServiceProxy } from "./service-proxy.js";
@@ -22,21 +24,39 @@ function abortError(method: string, reason: unknown): RpcError {
     : new RpcError(Code.CANCELLED, `rpc: ${method}: cancelled by the caller`, { cause: reason });
 }
 
+function isConnection(x: Duplex | ClientConnection): x is ClientConnection {
+  return typeof (x as Partial<ClientConnection>).invoke === "function";
+}
+
+/** Requests for a client- or bidi-streaming call: any iterable or async iterable. */
+export type Requests<T = unknown> = AsyncIterable<T> | Iterable<T>;
+
+/** One call's start: its context, and the cleanup that must run once it has ended. */
+interface Started {
+  ctx: CallContext;
+  /** Rejects with the deadline or abort error as soon as either happens. */
+  ended: Promise<never>;
+  settle(): void;
+}
+
 export class Client {
   /** Settles (never rejects) with why the connection ended: CANCELLED after close(), UNAVAILABLE when lost. */
   readonly closed: Promise<RpcError>;
   readonly peer: Peer | undefined;
-  readonly #conn: StreamClientConnection;
+  readonly #conn: ClientConnection;
   readonly #timeout: number | undefined;
   readonly #send: Next;
 
-  /** Wraps a connected stream (as Go's rpc.NewClient); dial() is the usual way in. */
-  constructor(stream: Duplex, options: ClientOptions = {}) {
+  /**
+   * Wraps a connected stream (as Go's rpc.NewClient), or a connection a transport made;
+   * dial() is the usual way in.
+   */
+  constructor(transport: Duplex | ClientConnection, options: ClientOptions = {}) {
     const max = checkClientOptions(options);
     this.#timeout = options.timeout;
     this.peer = options.peer;
     const codec = options.codec ?? json;
-    this.#conn = new StreamClientConnection(stream, codec.fork(), codec.name, max);
+    this.#conn = isConnection(transport) ? transport : new StreamClientConnection(transport, codec.fork(), codec.name, max);
     this.closed = this.#conn.closed;
     const interceptors = [...(options.interceptors ?? [])];
     const send: Next = (req, ctx) => this.#conn.invoke(req, ctx);
@@ -51,56 +71,134 @@ export class Client {
     };
   }
 
-  /** Calls "Service.Method" with params; resolves with the result or rejects with an RpcError. */
-  call<R = unknown>(method: string, params?: unknown, options: CallOptions = {}): Promise<R> {
+  /** The call's context from its options; throws INVALID_ARGUMENT for bad ones. */
+  #context(method: string, options: CallOptions): { ctx: CallContext; timeout: number | undefined } {
     let timeout: number | undefined;
     let metadata: Metadata;
     try {
       timeout = durationOption("timeout", options.timeout) ?? this.#timeout;
       metadata = options.metadata ? checkMetadata(options.metadata) : {};
     } catch (err) {
-      return Promise.reject(RpcError.from(err, Code.INVALID_ARGUMENT));
+      throw RpcError.from(err, Code.INVALID_ARGUMENT);
     }
     const ctx = new CallContext(method, metadata, timeout === undefined ? undefined : Date.now() + timeout, this.peer);
+    if (options.onHeader || options.onTrailer || options.compress) {
+      ctx._client = { onHeader: options.onHeader, onTrailer: options.onTrailer, compress: options.compress };
+    }
+    return { ctx, timeout };
+  }
+
+  /** Calls "Service.Method" with params; resolves with the result or rejects with an RpcError. */
+  call<R = unknown>(method: string, params?: unknown, options: CallOptions = {}): Promise<R> {
+    return this.#unary<R>("unary", method, params, options);
+  }
+
+  /**
+   * Calls a client-streaming method: sends every request of `requests` (an array, a generator,
+   * any async iterable), then resolves with the single reply.
+   */
+  clientStream<R = unknown>(method: string, requests: Requests, options: CallOptions = {}): Promise<R> {
+    return this.#unary<R>("client", method, requests, options);
+  }
+
+  /** Calls a server-streaming method: iterate the result for the replies; errors surface there. */
+  serverStream<R = unknown>(method: string, params?: unknown, options: CallOptions = {}): AsyncIterable<R> {
+    return this.#streamed<R>("server", method, params, options);
+  }
+
+  /**
+   * Calls a bidi-streaming method: `requests` is read as the server takes them (a generator that
+   * awaits each reply gives ping-pong); iterate the result for the replies.
+   */
+  bidiStream<R = unknown>(method: string, requests: Requests, options: CallOptions = {}): AsyncIterable<R> {
+    return this.#streamed<R>("bidi", method, requests, options);
+  }
+
+  #unary<R>(kind: CallKind, method: string, params: unknown, options: CallOptions): Promise<R> {
+    let ctx: CallContext;
+    let timeout: number | undefined;
+    try {
+      ({ ctx, timeout } = this.#context(method, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const req: RpcRequest = kind === "unary" ? { method, params } : { method, params, kind };
     const signal = options.signal;
     if (timeout === undefined && !signal) {
       // Nothing but the connection can end this call early: skip the abort plumbing.
       ctx._cancellable = false;
-      return this.#send({ method, params }, ctx) as Promise<R>;
+      return this.#send(req, ctx) as Promise<R>;
     }
     if (signal?.aborted) return Promise.reject(abortError(method, signal.reason));
+    const started = this.#start(ctx, timeout, signal);
+    return Promise.race([this.#send(req, ctx), started.ended]).then(
+      (value) => {
+        started.settle();
+        return value as R;
+      },
+      (err: unknown) => {
+        started.settle();
+        throw RpcError.from(err);
+      },
+    );
+  }
 
-    return new Promise<R>((resolve, reject) => {
-      let settled = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () => fail(abortError(method, signal!.reason));
-      const settle = () => {
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      // A deadline or an abort rejects at once; aborting ctx tells the connection to send a cancel.
-      const fail = (err: RpcError) => {
-        if (settled) return;
+  /** Arms the deadline and the caller's signal: either aborts ctx (so the transport cancels) and rejects `ended`. */
+  #start(ctx: CallContext, timeout: number | undefined, signal: AbortSignal | undefined): Started {
+    const method = ctx.method;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let fail!: (err: RpcError) => void;
+    const onAbort = () => fail(abortError(method, signal!.reason));
+    const settle = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const ended = new Promise<never>((_resolve, reject) => {
+      fail = (err: RpcError) => {
         settle();
         ctx._abort(err);
         reject(err);
       };
-      if (timeout !== undefined) timer = setTimeout(() => fail(deadlineError(method, timeout)), timeout);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#send({ method, params }, ctx).then(
-        (value) => {
-          if (settled) return;
-          settle();
-          resolve(value as R);
-        },
-        (err: unknown) => {
-          if (settled) return;
-          settle();
-          reject(RpcError.from(err));
-        },
-      );
     });
+    ended.catch(() => {});
+    if (timeout !== undefined) timer = setTimeout(() => fail(deadlineError(method, timeout)), timeout);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    return { ctx, ended, settle };
+  }
+
+  #streamed<R>(kind: CallKind, method: string, params: unknown, options: CallOptions): AsyncIterable<R> {
+    const client = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const { ctx, timeout } = client.#context(method, options);
+        const signal = options.signal;
+        if (signal?.aborted) throw abortError(method, signal.reason);
+        const started = client.#start(ctx, timeout, signal);
+        let finished = false;
+        try {
+          const replies = (await Promise.race([client.#send({ method, params, kind }, ctx), started.ended])) as AsyncIterable<R>;
+          const it = replies[Symbol.asyncIterator]();
+          try {
+            for (;;) {
+              const next = await Promise.race([it.next(), started.ended]);
+              if (next.done) break;
+              yield next.value;
+            }
+            finished = true;
+          } finally {
+            if (!finished) await it.return?.();
+          }
+        } catch (err) {
+          finished = true;
+          throw RpcError.from(err);
+        } finally {
+          started.settle();
+          // The caller stopped reading early: the call is cancelled, and the server hears of it.
+          if (!finished) ctx._abort(new RpcError(Code.CANCELLED, `rpc: ${method}: the caller stopped reading`));
+        }
+      },
+    };
   }
 
   /** A typed stub: `client.service<UserServer>("UserServer").GetUser({ id: "1" })`. */

@@ -1,6 +1,13 @@
 // The per-call context a handler and every interceptor sees: method, metadata, deadline, peer, signal.
 import type { Metadata } from "./metadata.js";
 
+/** @internal Client-side per-call wishes a transport may honour. */
+export interface ClientCallHooks {
+  onHeader?: ((md: Metadata) => void) | undefined;
+  onTrailer?: ((md: Metadata) => void) | undefined;
+  compress?: boolean | undefined;
+}
+
 /** Who is on the other end of a connection. */
 export interface Peer {
   /** "tcp", "unix", ... */
@@ -42,6 +49,8 @@ export class CallContext {
    * undefined leaves it to the server's `compression` option.
    */
   compressResponse: boolean | undefined;
+  /** @internal Client side: what the call asked for beyond params (gRPC headers and compression). */
+  _client: ClientCallHooks | undefined;
 
   constructor(method: string, metadata: Metadata, deadline?: number, peer?: Peer) {
     this.method = method;

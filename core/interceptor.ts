@@ -1,10 +1,17 @@
 // Interceptors: one type for client and server, composed so the first is outermost.
 import type { CallContext } from "./context.js";
+import type { CallKind } from "./registry.js";
 
-/** What travels through interceptors: the method and its params. */
+/**
+ * What travels through interceptors: the method and its params. For client- and bidi-streaming
+ * calls params is the (async) iterable of requests; for server- and bidi-streaming calls the
+ * result is an AsyncIterable of replies.
+ */
 export interface RpcRequest {
   readonly method: string;
   params: unknown;
+  /** Default "unary". */
+  readonly kind?: CallKind;
 }
 
 /** The next step of a call: the remaining interceptors, then the handler (server) or the wire (client). */

@@ -25,7 +25,8 @@ function kindOf(requestStream: boolean, responseStream: boolean): CallKind {
 
 /**
  * Reads the service from the proto and pairs each rpc (GetUser) with the object's method of the
- * same name or its lowerCamel form (getUser); every rpc must be served. Each method's kind
+ * same name or its lowerCamel form (getUser); rpcs without a method are left out (callers get
+ * UNIMPLEMENTED), but at least one must be served. Each method's kind
  * (unary, server, client or bidi streaming) comes from the descriptor.
  */
 export function protoService(obj: object, options: ProtoServiceOptions, known: readonly Root[]): ProtoService {
@@ -43,7 +44,8 @@ export function protoService(obj: object, options: ProtoServiceOptions, known: r
     if (own) methods.set(rpc.method, own);
     else missing.push(rpc.method);
   }
-  if (missing.length > 0) {
+  // Rpcs the object lacks answer UNIMPLEMENTED, as gRPC servers do; an object serving none of them is a mistake.
+  if (methods.size === 0) {
     throw new TypeError(`rpc.Register: ${options.service} needs methods ${missing.join(", ")} on the object (or their lowerCamel names)`);
   }
   return { root, methods, kinds };

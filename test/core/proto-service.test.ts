@@ -51,7 +51,7 @@ t.test("rpcs map to methods of the same name or their lowerCamel form", async (t
 t.test("registration errors name what is missing", async (t) => {
   const chat = await chatProto(t);
   const server = new Server();
-  t.throws(() => server.register({ Shout() {} }, { service: "chat.Room", proto: chat }), { message: /chat\.Room needs methods Say/ });
+  t.throws(() => server.register({ Shout() {} }, { service: "chat.Room", proto: chat }), { message: /chat\.Room needs methods Say, Listen/ });
   t.throws(() => server.register({ Say() {} }, { service: "chat.Nope", proto: chat }), { message: /no service chat\.Nope/ });
   t.throws(() => server.register({ Say() {} }, { service: "chat.Room", proto: "/nonexistent/x.proto" }), { message: /cannot load/ });
   t.throws(() => server.register({ constructor() {}, Say: undefined } as object, { service: "chat.Room", proto: chat }), { message: /needs methods Say/ });

@@ -212,9 +212,9 @@ class ClientCall {
       this.#queue = queue;
       this.#resolve(queue);
     }
-    stream.on("response", (headers) => this.#onHeaders(headers));
+    stream.on("response", (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, raw: string[] | undefined) => this.#onHeaders(headers, raw));
     stream.on("data", (chunk: Buffer) => this.#onData(chunk));
-    stream.on("trailers", (trailers) => this.#onTrailers(trailers));
+    stream.on("trailers", (trailers, _flags, raw: string[] | undefined) => this.#onTrailers(trailers, raw));
     stream.on("error", () => {}); // the 'close' that follows says what happened
     stream.on("close", () => this.#onClose());
     if (ctx._cancellable) ctx._onAbort((reason) => this.fail(RpcError.from(reason, Code.CANCELLED)));
@@ -267,13 +267,13 @@ class ClientCall {
     });
   }
 
-  #onHeaders(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+  #onHeaders(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, raw: string[] | undefined): void {
     this.#httpStatus = Number(headers[":status"] ?? 0);
     this.#encoding = headerValue(headers, "grpc-encoding");
     if (headers["grpc-status"] !== undefined) {
       // Trailers-only: the status came in the only HEADERS frame.
       this.#trailersOnly = true;
-      this.#onTrailers(headers);
+      this.#onTrailers(headers, raw);
       return;
     }
     if (this.#httpStatus !== 200) return;
@@ -283,7 +283,7 @@ class ClientCall {
       return;
     }
     const hook = this.#ctx._client?.onHeader;
-    if (hook) this.#safely(() => hook(readHeaders(headers)));
+    if (hook) this.#safely(() => hook(readHeaders(headers, undefined, raw)));
   }
 
   #onData(chunk: Buffer): void {
@@ -309,11 +309,11 @@ class ClientCall {
     } else this.#replies.push(value);
   };
 
-  #onTrailers(trailers: http2.IncomingHttpHeaders): void {
+  #onTrailers(trailers: http2.IncomingHttpHeaders, fields: string[] | undefined): void {
     const raw = headerValue(trailers, "grpc-status");
     const code = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : Code.UNKNOWN;
     const message = decodeMessage(headerValue(trailers, "grpc-message") ?? "");
-    this.#status = { code: code > 16 ? Code.UNKNOWN : code, message: raw === undefined ? "rpc: the server sent trailers without grpc-status" : message, trailer: readHeaders(trailers) };
+    this.#status = { code: code > 16 ? Code.UNKNOWN : code, message: raw === undefined ? "rpc: the server sent trailers without grpc-status" : message, trailer: readHeaders(trailers, undefined, fields) };
   }
 
   /** The stream is gone: settle with the status, or with what the stream's end says. */

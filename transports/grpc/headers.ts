@@ -22,20 +22,35 @@ export function putMetadata(headers: OutgoingHttpHeaders, md: Metadata | undefin
   }
 }
 
-/** Metadata from incoming headers: the protocol's own headers left out, -bin values decoded. */
-export function readHeaders(headers: IncomingHttpHeaders, keep: ReadonlySet<string> = NONE): Metadata {
+/**
+ * Metadata from incoming headers: the protocol's own headers left out, -bin values decoded.
+ * With `raw` (the header fields as received, name then value), a key sent more than once keeps
+ * each value apart; the header object has them joined with ", ".
+ */
+export function readHeaders(headers: IncomingHttpHeaders, keep: ReadonlySet<string> = NONE, raw?: readonly string[]): Metadata {
   const md = Object.create(null) as Metadata;
+  const add = (key: string, values: readonly string[]) => {
+    if (isReservedHeader(key) && !keep.has(key)) return;
+    if (!isBinaryKey(key)) {
+      const prior = md[key];
+      const all = prior === undefined ? [...values] : [...(Array.isArray(prior) ? prior : [prior]), ...values] as string[];
+      md[key] = all.length === 1 ? all[0]! : all;
+      return;
+    }
+    // Repeated binary values may also arrive joined with commas, which base64 never contains.
+    const parts = values.flatMap((s) => s.split(",")).map((s) => Buffer.from(s.trim(), "base64"));
+    const prior = md[key];
+    const all = prior === undefined ? parts : [...(Array.isArray(prior) ? prior : [prior]), ...parts];
+    md[key] = all.length === 1 ? all[0]! : all;
+  };
+  if (raw) {
+    for (let i = 0; i + 1 < raw.length; i += 2) add(raw[i]!.toLowerCase(), [raw[i + 1]!]);
+    return md;
+  }
   for (const key in headers) {
-    if (isReservedHeader(key) && !keep.has(key)) continue;
     const v = headers[key];
     if (v === undefined) continue;
-    if (!isBinaryKey(key)) {
-      md[key] = Array.isArray(v) ? v.slice() : v;
-      continue;
-    }
-    // Repeated binary values may arrive joined with commas, which base64 never contains.
-    const parts = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(",")).map((s) => Buffer.from(s.trim(), "base64"));
-    md[key] = parts.length === 1 ? parts[0]! : parts;
+    add(key, Array.isArray(v) ? v : [v]);
   }
   return md;
 }

@@ -72,7 +72,7 @@ export class GrpcServer {
       });
       session.on("error", (err) => debug("http2 session error: %s", err.message));
     });
-    server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => this.#onStream(stream, headers));
+    server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => this.#onStream(stream, headers, raw));
   }
 
   /** Serves a cleartext HTTP/2 connection that began on a netrpc port (its preface already put back). */
@@ -114,7 +114,7 @@ export class GrpcServer {
     for (const done of waiters) done();
   }
 
-  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined): void {
     if (headers[HTTP2_HEADER_METHOD] !== "POST") {
       stream.respond({ [HTTP2_HEADER_STATUS]: 405, allow: "POST" }, { endStream: true });
       return;
@@ -127,7 +127,7 @@ export class GrpcServer {
       stream.end(`rpc: content-type ${JSON.stringify(contentType ?? "")} is not gRPC`);
       return;
     }
-    const call = new ServerCall(this.#host, stream, headers, codecName, contentType!, this.#draining);
+    const call = new ServerCall(this.#host, stream, headers, raw, codecName, contentType!, this.#draining);
     this.#calls.add(call);
     void call.done.then(() => {
       this.#calls.delete(call);
@@ -159,7 +159,7 @@ class ServerCall {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #resolveDone!: () => void;
 
-  constructor(host: GrpcHost, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, codecName: string, contentType: string, draining: boolean) {
+  constructor(host: GrpcHost, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined, codecName: string, contentType: string, draining: boolean) {
     this.#host = host;
     this.#stream = stream;
     this.#contentType = contentType;
@@ -171,13 +171,13 @@ class ServerCall {
       this.#resolveDone();
     });
     try {
-      this.#start(headers, codecName, draining);
+      this.#start(headers, raw, codecName, draining);
     } catch (err) {
       this.#finish(RpcError.from(err, Code.INTERNAL));
     }
   }
 
-  #start(headers: http2.IncomingHttpHeaders, codecName: string, draining: boolean): void {
+  #start(headers: http2.IncomingHttpHeaders, raw: string[] | undefined, codecName: string, draining: boolean): void {
     if (draining) throw new RpcError(Code.UNAVAILABLE, "rpc: server is shutting down");
     const codec = this.#host.messageCodec(codecName);
     if (!codec) throw new RpcError(Code.UNIMPLEMENTED, `rpc: grpc: this server does not speak content-type ${this.#contentType}`);
@@ -204,7 +204,7 @@ class ServerCall {
       deadline = Date.now() + ms;
       this.#timer = setTimeout(() => this.abort(new RpcError(Code.DEADLINE_EXCEEDED, `rpc: deadline of ${timeoutHeader} exceeded`)), timerDelay(ms));
     }
-    const metadata: Metadata = readHeaders(headers, KEEP_USER_AGENT);
+    const metadata: Metadata = readHeaders(headers, KEEP_USER_AGENT, raw);
     const ctx = new CallContext(name, metadata, deadline, peerOfSession(this.#stream.session));
     this.#ctx = ctx;
     this.#gzipReplies = acceptsGzip(headerValue(headers, "grpc-accept-encoding"));

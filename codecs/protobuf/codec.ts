@@ -6,8 +6,8 @@ import type { CodecSession, Encoded } from "../../core/codec.js";
 import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound, WireError } from "../../core/envelope.js";
 import type { MethodDescriptor, MethodTable } from "./descriptors.js";
 import type { Message } from "protobufjs";
-import { checkId, malformed, readRequest, readResponse, writeCancel, writeRequest, writeResponse, writeResult } from "./envelope.js";
-import { decodePayload, preparePayload, type Longs } from "./payload.js";
+import { checkId, malformed, MethodNames, readRequest, readResponse, writeCancel, writeRequest, writeResponse, writeResult } from "./envelope.js";
+import { decodePayloadAt, preparePayload, type Longs } from "./payload.js";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 const utf8 = new TextEncoder();
@@ -25,8 +25,14 @@ export class ProtobufSession implements CodecSession {
   readonly #longs: Longs;
   /** Client side: calls awaiting a response. */
   readonly #awaiting = new Map<number, MethodDescriptor>();
-  /** Server side: calls awaiting our response, and how many undecided requests share the id. */
-  readonly #serving = new Map<number, { md: MethodDescriptor; count: number }>();
+  /** Server side: calls awaiting our response. */
+  readonly #serving = new Map<number, MethodDescriptor>();
+  /** Server side: ids with more than one request still owed a response, and how many more (rare: a peer reusing an id). */
+  readonly #repeats = new Map<number, number>();
+  /** Server side: the names requests arrive with, and the last one's descriptor. */
+  readonly #names = new MethodNames();
+  #lastName = "";
+  #lastMd: MethodDescriptor | undefined;
 
   constructor(methods: MethodTable, longs: Longs) {
     this.#methods = methods;
@@ -73,42 +79,44 @@ export class ProtobufSession implements CodecSession {
       this.#release(id);
       return writeResponse(id, errorCode(res.error), errorText(res.error), EMPTY);
     }
-    const call = this.#serving.get(id);
-    if (!call) throw new RpcError(Code.INTERNAL, `rpc: protobuf: no call ${id} is awaiting a result`);
+    const md = this.#serving.get(id);
+    if (!md) throw new RpcError(Code.INTERNAL, `rpc: protobuf: no call ${id} is awaiting a result`);
     let payload: Message | null;
     try {
-      payload = preparePayload(call.md.responseType, res.result);
+      payload = preparePayload(md.responseType, res.result);
     } catch (err) {
-      throw new RpcError(Code.INTERNAL, `rpc: protobuf: cannot encode the result of ${call.md.name}: ${detail(err)}`, { cause: err });
+      throw new RpcError(Code.INTERNAL, `rpc: protobuf: cannot encode the result of ${md.name}: ${detail(err)}`, { cause: err });
     }
     this.#release(id);
-    return writeResult(id, call.md.responseType, payload);
+    return writeResult(id, md.responseType, payload);
   }
 
   decodeRequest(frame: Encoded): ServerInbound {
-    const wire = readRequest(bytesOf(frame));
+    const wire = readRequest(bytesOf(frame), this.#names);
     switch (wire.kind) {
       case "cancel":
         this.#serving.delete(wire.id);
+        this.#repeats.delete(wire.id);
         return wire;
       case "bad":
         return invalid(wire.id, Code.INVALID_ARGUMENT, wire.message);
     }
     const { id, method } = wire;
     if (method === "") return invalid(id, Code.INVALID_ARGUMENT, "rpc: request has no method");
-    const md = this.#methods.get(method);
+    const md = method === this.#lastName ? this.#lastMd : this.#methods.get(method);
     if (!md) return invalid(id, Code.UNIMPLEMENTED, `rpc: protobuf: no descriptor for method ${method}`);
+    this.#lastName = method;
+    this.#lastMd = md;
     if (md.requestStream || md.responseStream) return invalid(id, Code.UNIMPLEMENTED, streamingText(md));
     let params: unknown;
     try {
-      params = decodePayload(md.requestType, wire.payload, this.#longs);
+      params = decodePayloadAt(md.requestType, wire.reader, wire.payloadAt, wire.payloadLength, this.#longs);
     } catch (err) {
       return invalid(id, Code.INVALID_ARGUMENT, `rpc: malformed protobuf message: ${md.requestType.fullName.slice(1)}: ${detail(err)}`);
     }
-    const call = this.#serving.get(id);
     // A second request under an id still in flight is answered with an error at once; the first keeps the entry.
-    if (call) call.count++;
-    else this.#serving.set(id, { md, count: 1 });
+    if (this.#serving.has(id)) this.#repeats.set(id, (this.#repeats.get(id) ?? 0) + 1);
+    else this.#serving.set(id, md);
     return { kind: "request", id, method, params, timeout: wire.timeout, metadata: wire.metadata };
   }
 
@@ -128,7 +136,7 @@ export class ProtobufSession implements CodecSession {
     if (wire.code !== 0) return { kind: "response", id, error: { code: peerCode(wire.code), message: wire.message } };
     if (!md) return { kind: "response", id, result: undefined };
     try {
-      return { kind: "response", id, result: decodePayload(md.responseType, wire.payload, this.#longs) };
+      return { kind: "response", id, result: decodePayloadAt(md.responseType, wire.reader, wire.payloadAt, wire.payloadLength, this.#longs) };
     } catch (err) {
       return { kind: "response", id, error: { code: Code.INTERNAL, message: `rpc: malformed protobuf message: ${md.responseType.fullName.slice(1)}: ${detail(err)}` } };
     }
@@ -136,8 +144,10 @@ export class ProtobufSession implements CodecSession {
 
   /** Server: a response for `id` went out. */
   #release(id: number): void {
-    const call = this.#serving.get(id);
-    if (call && --call.count === 0) this.#serving.delete(id);
+    const more = this.#repeats.size === 0 ? undefined : this.#repeats.get(id);
+    if (more === undefined) this.#serving.delete(id);
+    else if (more === 1) this.#repeats.delete(id);
+    else this.#repeats.set(id, more - 1);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Reader, Writer } from "protobufjs";
 import { Code } from "../../core/codes.js";
 import { RpcError } from "../../core/errors.js";
 import { readMetadata, hasMetadata, type TextMetadata as Metadata } from "../../core/metadata.js";
-import { strictReader } from "./reader.js";
+import { overrun, strictReader, utf8At } from "./reader.js";
 import { encodeInto } from "./payload.js";
 import type { Type, Message } from "protobufjs";
 
@@ -51,21 +51,30 @@ const RES_ID = 0x08, RES_CODE = 0x10, RES_MESSAGE = 0x1a, RES_PAYLOAD = 0x22, RE
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 const MAX_U32 = 0xffffffff;
-const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** "rpc: malformed protobuf message: ..." (INVALID_ARGUMENT), the one error a decoder throws. */
 export function malformed(detail: string, cause?: unknown): RpcError {
   return new RpcError(Code.INVALID_ARGUMENT, `rpc: malformed protobuf message: ${detail}`, cause === undefined ? {} : { cause });
 }
 
+/**
+ * Where a payload lies in the frame: the request or response type's bytes are decoded in place
+ * from the envelope's own reader (payload.ts decodePayloadAt), without a slice or a second reader.
+ */
+export interface WirePayload {
+  readonly reader: Reader;
+  /** The payload's first byte in the reader, and its length (0: absent, the empty message). */
+  readonly payloadAt: number;
+  readonly payloadLength: number;
+}
+
 /** A call as the server reads it: the payload is still the request type's bytes. */
-export interface WireRequest {
+export interface WireRequest extends WirePayload {
   readonly kind: "request";
   readonly id: number;
   readonly method: string;
   readonly timeout: number | undefined;
   readonly metadata: Metadata | undefined;
-  readonly payload: Uint8Array;
 }
 
 /** A frame that showed its id but nothing usable after it: answer `id` with `message`. */
@@ -76,13 +85,54 @@ export interface WireBad {
 }
 
 /** A Response as the client reads it: the payload is still the response type's bytes. */
-export interface WireResponse {
+export interface WireResponse extends WirePayload {
   /** null: connection_error was set. */
   readonly id: number | null;
   readonly code: number;
   readonly message: string;
-  readonly payload: Uint8Array;
 }
+
+/**
+ * The method names one connection has sent, by their UTF-8 bytes: a peer sends the same few
+ * names again and again, so a name that matches the last one (or one of the few before it) is
+ * compared byte by byte and reused, not decoded into a fresh string. Invalid UTF-8 is cached
+ * as decoded (with U+FFFD), so the text is always what decoding would give.
+ */
+export class MethodNames {
+  readonly #bytes: Uint8Array[] = [];
+  readonly #names: string[] = [];
+  #next = 0;
+
+  /** Reads a length-delimited string field, as a strict Reader.string does. */
+  read(r: Reader): string {
+    const length = r.uint32();
+    const start = r.pos;
+    const end = start + length;
+    if (end > r.len) throw overrun(r, length);
+    r.pos = end;
+    if (length === 0) return "";
+    const buf = r.buf;
+    const cached = this.#bytes;
+    search: for (let k = 0; k < cached.length; k++) {
+      const known = cached[k]!;
+      if (known.length !== length) continue;
+      for (let i = 0; i < length; i++) if (known[i] !== buf[start + i]) continue search;
+      return this.#names[k]!;
+    }
+    const name = utf8At(buf, start, end);
+    // Only short names are kept (a method name is a few dozen bytes), and only a few of them.
+    if (length <= MAX_CACHED_NAME) {
+      const slot = this.#next;
+      this.#next = (slot + 1) % CACHED_NAMES;
+      this.#bytes[slot] = buf.slice(start, end);
+      this.#names[slot] = name;
+    }
+    return name;
+  }
+}
+
+const CACHED_NAMES = 8;
+const MAX_CACHED_NAME = 256;
 
 /** Writes a Request. `timeout` in ms (rounded up, capped at 2^32-1); `metadata` is checked first. */
 export function writeRequest(id: number, method: string | Uint8Array, timeout: number | undefined, metadata: Metadata | undefined, type: Type, payload: Message | null): Uint8Array {
@@ -137,23 +187,24 @@ export function writeResponse(id: number | null, code: number, message: string, 
  * Reads a Request (or a cancel). Throws RpcError when the frame is unreadable before an id was
  * seen; a frame that fails after its id returns "bad" so the call can be answered.
  */
-export function readRequest(frame: Uint8Array): WireRequest | WireBad | { kind: "cancel"; id: number } {
+export function readRequest(frame: Uint8Array, names?: MethodNames): WireRequest | WireBad | { kind: "cancel"; id: number } {
   const r = strictReader(frame);
   let id: number | undefined;
   let method = "";
   let timeout: number | undefined;
   let entries: Array<[string, string[], boolean]> | undefined;
-  let payload = EMPTY;
+  let payloadAt = 0;
+  let payloadLength = 0;
   let cancel = false;
   try {
     while (r.pos < r.len) {
       const tag = r.uint32();
       switch (tag) {
         case REQ_ID: id = readId(r); break;
-        case REQ_METHOD: method = r.string(); break;
+        case REQ_METHOD: method = names ? names.read(r) : r.string(); break;
         case REQ_TIMEOUT: timeout = r.uint32(); break;
         case REQ_METADATA: (entries ??= []).push(readEntry(r)); break;
-        case REQ_PAYLOAD: payload = r.bytes(); break;
+        case REQ_PAYLOAD: payloadLength = r.uint32(); payloadAt = r.pos; r.skip(payloadLength); break;
         case REQ_CANCEL: cancel = r.bool(); break;
         default: skipUnknown(r, tag, 6);
       }
@@ -173,7 +224,7 @@ export function readRequest(frame: Uint8Array): WireRequest | WireBad | { kind: 
       return { kind: "bad", id, message: (err as Error).message };
     }
   }
-  return { kind: "request", id, method, timeout, metadata, payload };
+  return { kind: "request", id, method, timeout, metadata, reader: r, payloadAt, payloadLength };
 }
 
 /** Reads a Response. Throws RpcError for anything else. */
@@ -182,7 +233,8 @@ export function readResponse(frame: Uint8Array): WireResponse {
   let id = 0;
   let code = 0;
   let message = "";
-  let payload = EMPTY;
+  let payloadAt = 0;
+  let payloadLength = 0;
   let connection = false;
   try {
     while (r.pos < r.len) {
@@ -191,7 +243,7 @@ export function readResponse(frame: Uint8Array): WireResponse {
         case RES_ID: id = readId(r); break;
         case RES_CODE: code = r.uint32(); break;
         case RES_MESSAGE: message = r.string(); break;
-        case RES_PAYLOAD: payload = r.bytes(); break;
+        case RES_PAYLOAD: payloadLength = r.uint32(); payloadAt = r.pos; r.skip(payloadLength); break;
         case RES_CONNECTION: connection = r.bool(); break;
         default: skipUnknown(r, tag, 5);
       }
@@ -199,7 +251,7 @@ export function readResponse(frame: Uint8Array): WireResponse {
   } catch (err) {
     throw asMalformed(err, "netrpc.Response");
   }
-  return { id: connection ? null : id, code, message, payload };
+  return { id: connection ? null : id, code, message, reader: r, payloadAt, payloadLength };
 }
 
 /** Call ids on protobuf connections are integers from 0 to 2^53-1 (our client's are). */

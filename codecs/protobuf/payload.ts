@@ -1,6 +1,6 @@
 // Params and results <-> payload bytes for one message type: check, fromObject, verify, encode; decode, toObject.
 import protobuf from "protobufjs";
-import type { Type, IConversionOptions, Message, Writer } from "protobufjs";
+import type { Type, IConversionOptions, Message, Reader, Writer } from "protobufjs";
 import { checkMessage } from "./check.js";
 import { strictReader } from "./reader.js";
 
@@ -64,7 +64,21 @@ export function encodeInto(w: Writer, tag: number, type: Type, message: Message 
 
 /** Decodes `bytes` as `type` into a plain object with every field present. Throws what protobufjs throws. */
 export function decodePayload(type: Type, bytes: Uint8Array, longs: Longs): Record<string, unknown> {
-  const object = type.toObject(type.decode(strictReader(bytes)), longs === "number" ? AS_NUMBERS : AS_STRINGS);
+  return toPlain(type, type.decode(strictReader(bytes)), longs);
+}
+
+/**
+ * decodePayload for the `length` bytes at `at` in a strict reader (strictReader's) that holds a
+ * whole frame: protobufjs's decoder, given a length, reads no further than it and requires the
+ * message to end exactly there, as a reader of its own would.
+ */
+export function decodePayloadAt(type: Type, r: Reader, at: number, length: number, longs: Longs): Record<string, unknown> {
+  r.pos = at;
+  return toPlain(type, type.decode(r, length), longs);
+}
+
+function toPlain(type: Type, message: Message, longs: Longs): Record<string, unknown> {
+  const object = type.toObject(message, longs === "number" ? AS_NUMBERS : AS_STRINGS);
   if (needsFixing(type, longs === "bigint")) fix(type, object, longs === "bigint");
   return object;
 }

@@ -361,6 +361,48 @@ t.test("session bookkeeping: cancels, late replies, duplicate ids", async (t) =>
   t.same(client.decodeResponse(ok(3)), { kind: "response", id: 3, result: { id: "1", name: "", phone: "" } });
 });
 
+t.test("a server session reads method names by their bytes: reused only when byte for byte the same", async (t) => {
+  const { server } = pair({ root: [loadRoot(USER_PROTO), parseProto(TEST_PROTO)] });
+  const Request = parseProto(ENVELOPE_PROTO).lookupType("netrpc.Request");
+  // Hand-built frames: the method as raw bytes, the payload before or after it.
+  const frame = (id: number, method: Uint8Array, payloadFirst = false) => {
+    const payload = Uint8Array.from([0x0a, 0x01, 0x31]); // GetUserReq{ id: "1" }
+    const head = [0x08, id, 0x12, method.length, ...method];
+    const body = [0x2a, payload.length, ...payload];
+    return Buffer.from(payloadFirst ? [0x08, id, ...body, 0x12, method.length, ...method] : [...head, ...body]);
+  };
+  const name = (s: string) => Buffer.from(s, "latin1");
+  const get = "user.User.GetUser";
+  t.match(server.decodeRequest(frame(1, name(get))), { kind: "request", id: 1, method: get, params: { id: "1" } });
+  t.match(server.decodeRequest(frame(2, name(get), true)), { kind: "request", id: 2, method: get, params: { id: "1" } }, "payload before the method");
+  // Same length, one byte apart: not the cached name.
+  t.match(server.decodeRequest(frame(3, name("user.User.GetUses"))), { kind: "invalid", id: 3, error: { message: "rpc: protobuf: no descriptor for method user.User.GetUses" } });
+  // Invalid UTF-8 reads as U+FFFD, the first time and when it comes from the cache.
+  for (const id of [4, 5]) {
+    t.match(server.decodeRequest(frame(id, Uint8Array.from([...name("user.User.GetUse"), 0xff]))), { kind: "invalid", id, error: { message: "rpc: protobuf: no descriptor for method user.User.GetUse\ufffd" } });
+  }
+  // More distinct names than the cache holds, then the first again, each as decoding gives it.
+  for (let i = 0; i < 20; i++) t.match(server.decodeRequest(frame(10 + i, name(`m${i}`))), { kind: "invalid", error: { message: `rpc: protobuf: no descriptor for method m${i}` } });
+  t.match(server.decodeRequest(frame(40, name(get))), { kind: "request", id: 40, method: get });
+  t.match(server.decodeRequest(frame(41, name("小王"))), { kind: "invalid" });
+  t.match(server.decodeRequest(Request.encode({ id: 42, method: "小王" }).finish()), { kind: "invalid", error: { message: "rpc: protobuf: no descriptor for method 小王" } });
+  t.match(server.decodeRequest(Request.encode({ id: 43, method: "t.Things.Nothing" }).finish()), { kind: "request", id: 43, method: "t.Things.Nothing", params: {} });
+  t.match(server.decodeRequest(frame(44, name(get))), { kind: "request", id: 44, method: get, params: { id: "1" } });
+});
+
+t.test("an id sent three times is owed three replies; the call keeps its entry until the last", async (t) => {
+  const { client, server } = pair();
+  const call = () => server.decodeRequest(client.encodeRequest({ kind: "request", id: 5, method: "user.User.GetUser", params: { id: "1" } }));
+  call();
+  call();
+  call();
+  const refuse = () => server.encodeResponse({ kind: "response", id: 5, error: { code: Code.INVALID_ARGUMENT, message: "rpc: call id 5 is already in flight" } });
+  refuse();
+  refuse();
+  t.same(client.decodeResponse(server.encodeResponse({ kind: "response", id: 5, result: { id: "1" } })), { kind: "response", id: 5, result: { id: "1", name: "", phone: "" } });
+  t.throws(() => server.encodeResponse({ kind: "response", id: 5, result: { id: "1" } }), { code: Code.INTERNAL }, "answered");
+});
+
 t.test("a response payload that does not decode fails only its call", async (t) => {
   const { client } = pair();
   client.encodeRequest({ kind: "request", id: 1, method: "user.User.GetUser", params: {} });

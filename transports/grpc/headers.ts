@@ -95,6 +95,7 @@ export function decodeMessage(value: string): string {
 export function codeForHttpStatus(status: number): Code {
   switch (status) {
     case 400:
+    case 431:
       return Code.INTERNAL;
     case 401:
       return Code.UNAUTHENTICATED;

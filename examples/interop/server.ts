@@ -35,7 +35,7 @@ function selfSigned(host: string): Tls {
   return { key: readFileSync(key), cert: readFileSync(cert), generated: cert };
 }
 
-function main(): Promise<void> {
+async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2), { strings: ["port", "host", "tls_cert_file", "tls_key_file"], booleans: ["use_tls"] });
   const port = portFlag("port", flags.strings.get("port"));
   const host = flags.strings.get("host") ?? "127.0.0.1";

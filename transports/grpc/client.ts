@@ -15,7 +15,7 @@ import type { MessageCodec, MethodMessages } from "./messages.js";
 import { MessageQueue } from "./queue.js";
 import { encodeTimeout } from "./timeout.js";
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } = http2.constants;
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } = http2.constants;
 const USER_AGENT = "netrpc-node/0.1";
 /** Replies a caller may leave unread before the stream stops reading them. */
 const QUEUE_HIGH_WATER = 16;
@@ -183,7 +183,10 @@ class ClientCall {
   #replies: unknown[] = [];
   #encoding: string | undefined;
   #httpStatus = 0;
-  #trailersOnly = false;
+  /** The response ended with its HEADERS frame (with or without a grpc-status in it). */
+  #headersOnly = false;
+  /** The server ended its side (END_STREAM): a reset after that is our own. */
+  #remoteEnded = false;
   #status: { code: Code; message: string; trailer: Metadata } | undefined;
   #ended = false;
   #resolve!: (value: unknown) => void;
@@ -212,9 +215,15 @@ class ClientCall {
       this.#queue = queue;
       this.#resolve(queue);
     }
-    stream.on("response", (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, raw: string[] | undefined) => this.#onHeaders(headers, raw));
+    stream.on("response", (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number, raw: string[] | undefined) => this.#onHeaders(headers, flags, raw));
     stream.on("data", (chunk: Buffer) => this.#onData(chunk));
     stream.on("trailers", (trailers, _flags, raw: string[] | undefined) => this.#onTrailers(trailers, raw));
+    // The server has sent everything (its status included) and it has all been read: settle now,
+    // even if our side is still sending; the reset stops a request stream nobody will read.
+    stream.on("end", () => {
+      this.#remoteEnded = true;
+      if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    });
     stream.on("error", () => {}); // the 'close' that follows says what happened
     stream.on("close", () => this.#onClose());
     if (ctx._cancellable) ctx._onAbort((reason) => this.fail(RpcError.from(reason, Code.CANCELLED)));
@@ -267,12 +276,12 @@ class ClientCall {
     });
   }
 
-  #onHeaders(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, raw: string[] | undefined): void {
+  #onHeaders(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number, raw: string[] | undefined): void {
     this.#httpStatus = Number(headers[":status"] ?? 0);
+    this.#headersOnly = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     this.#encoding = headerValue(headers, "grpc-encoding");
     if (headers["grpc-status"] !== undefined) {
       // Trailers-only: the status came in the only HEADERS frame.
-      this.#trailersOnly = true;
       this.#onTrailers(headers, raw);
       return;
     }
@@ -322,18 +331,16 @@ class ClientCall {
     if (this.#ended) return;
     const status = this.#status;
     if (!status) {
-      if (this.#httpStatus !== 0 && this.#httpStatus !== 200) {
-        return this.fail(new RpcError(codeForHttpStatus(this.#httpStatus), `rpc: ${this.#req.method}: HTTP status ${this.#httpStatus} from a non-gRPC reply`, { fromPeer: true }));
+      // No grpc-status at all: the HTTP status says what happened (200 there is UNKNOWN), http-grpc-status-mapping.md.
+      if (this.#httpStatus !== 0 && (this.#httpStatus !== 200 || this.#headersOnly)) {
+        return this.fail(new RpcError(codeForHttpStatus(this.#httpStatus), `rpc: ${this.#req.method}: HTTP status ${this.#httpStatus} without a gRPC status`, { fromPeer: true }));
       }
-      const rst = this.#stream.rstCode ?? 0;
+      const rst = this.#remoteEnded ? 0 : (this.#stream.rstCode ?? 0);
       const code = rst === 0 ? Code.INTERNAL : codeForReset(rst);
       return this.fail(new RpcError(code, `rpc: ${this.#req.method}: the stream ended without a status${rst ? ` (RST_STREAM code ${rst})` : ""}`, { fromPeer: true }));
     }
     const hook = this.#ctx._client?.onTrailer;
     if (hook) this.#safely(() => hook(status.trailer));
-    if (this.#httpStatus !== 200 && !this.#trailersOnly) {
-      return this.fail(new RpcError(codeForHttpStatus(this.#httpStatus), `rpc: ${this.#req.method}: HTTP status ${this.#httpStatus}`, { fromPeer: true }));
-    }
     if (status.code !== Code.OK) {
       return this.fail(new RpcError(status.code, status.message || `rpc: ${this.#req.method} failed with status ${status.code}`, { fromPeer: true, metadata: status.trailer }));
     }

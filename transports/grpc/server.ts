@@ -16,7 +16,7 @@ import { codecNameOf, type MessageCodec, type MethodMessages } from "./messages.
 import { MessageQueue } from "./queue.js";
 import { parseTimeout } from "./timeout.js";
 
-const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD } = http2.constants;
+const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** What the gRPC server needs from the netrpc Server it belongs to. */
 export interface GrpcHost extends Dispatcher {
@@ -367,16 +367,31 @@ class ServerCall {
     stream.resume();
     if (!this.#headersSent) {
       this.#headersSent = true;
-      const headers: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: 200, "content-type": this.#contentType, ...trailers };
+      // grpc-accept-encoding too: a client whose grpc-encoding was refused learns what to use (compression.md).
+      const headers: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: 200, "content-type": this.#contentType, "grpc-accept-encoding": ACCEPT_ENCODING, ...trailers };
       try {
         if (this.#ctx) putMetadata(headers, this.#ctx._responseMetadata().header, Code.INTERNAL);
       } catch {
         // A reserved key in the response header: the status already says what went wrong elsewhere.
       }
       stream.respond(headers, { endStream: true });
+      this.#stopClientSending();
       return;
     }
-    stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+    stream.once("wantTrailers", () => {
+      stream.sendTrailers(trailers);
+      this.#stopClientSending();
+    });
     stream.end();
+  }
+
+  /**
+   * After the status, a client still sending (an upload the handler did not read to the end,
+   * a request cut short by an error) is told to stop: RST_STREAM NO_ERROR (RFC 9113 8.1), so
+   * the stream does not stay open on a peer that keeps its side open.
+   */
+  #stopClientSending(): void {
+    const stream = this.#stream;
+    if (!stream.closed && !stream.destroyed && stream.state?.remoteClose === 0) stream.close(NGHTTP2_NO_ERROR);
   }
 }

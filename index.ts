@@ -1,6 +1,7 @@
 // netrpc's public API.
-export { Server, type ServerOptions, type ServeConnOptions } from "./core/server.js";
-export { Client } from "./core/client.js";
+export { Server, type ServerOptions, type ServeConnOptions, type ListenOptions } from "./core/server.js";
+export { Client, type Requests } from "./core/client.js";
+export type { ClientConnection } from "./core/connection.js";
 export type { ClientOptions, CallOptions } from "./core/call-options.js";
 export type { ServiceProxy, ProxyMethod } from "./core/service-proxy.js";
 export { dial, type DialOptions } from "./core/dial.js";
@@ -8,8 +9,8 @@ export { RpcError, type RpcErrorOptions } from "./core/errors.js";
 export { Code, codeName } from "./core/codes.js";
 export { CallContext, type Peer } from "./core/context.js";
 export { compose, type Interceptor, type Next, type RpcRequest } from "./core/interceptor.js";
-export type { Metadata } from "./core/metadata.js";
-export type { RegisterOptions, Handler } from "./core/registry.js";
+export type { Metadata, MetadataValue } from "./core/metadata.js";
+export type { RegisterOptions, Handler, CallKind } from "./core/registry.js";
 export type { Codec, CodecSession, Encoded } from "./core/codec.js";
 export type { Framer } from "./core/framing/framer.js";
 export type { Listener, StreamTransport, Connection, TransportDialOptions } from "./core/transport.js";
@@ -20,3 +21,7 @@ export { protobuf, loadRoot, type ProtobufCodec, type ProtobufOptions, type Long
 export { registerTransport } from "./transports/registry.js";
 export { tcp } from "./transports/tcp.js";
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_HANDSHAKE_TIMEOUT } from "./core/options.js";
+export { HealthService, registerHealth, type ServingStatus, type HealthCheckRequest, type HealthCheckResponse } from "./transports/grpc/health.js";
+export { registerReflection, ReflectionService, describeRoots, type DescriptorIndex, type DescribedFile, type ServerReflectionRequest, type ServerReflectionResponse } from "./transports/grpc/reflection.js";
+export { HEALTH_PROTO, REFLECTION_V1_PROTO, REFLECTION_V1ALPHA_PROTO, healthRoot, reflectionRoot } from "./transports/grpc/standard-protos.js";
+export { listServices, fetchRoot } from "./transports/grpc/reflection-client.js";

@@ -1,18 +1,25 @@
 #!/usr/bin/env node
 // netrpc command line: call a method on any netrpc (or Go net/rpc/jsonrpc) server.
 import { parseArgs } from "node:util";
-import { dial, RpcError, codecNamed, type Metadata } from "../index.js";
+import { dial, RpcError, codecNamed, protobuf, type Metadata, type DialOptions } from "../index.js";
+import { methodTypes } from "../codecs/protobuf/index.js";
+import { fetchRoot, listServices } from "../transports/grpc/reflection-client.js";
 
 const USAGE = `usage: netrpc call <address> <Service.Method> ['<json params>'] [options]
+       netrpc list <grpc address> [Service]
 
-  address          tcp://host:port, unix:///path, or host:port
+  address          tcp://host:port, unix:///path, host:port, grpc://host:port or grpcs://host:port
   --codec NAME     wire codec: json (default), msgpack, protobuf
-  --proto FILE     .proto declaring the service (protobuf; repeatable)
+  --proto FILE     .proto declaring the service (protobuf; repeatable). Over grpc:// without
+                   --proto, the service's descriptors are fetched by server reflection.
   --metadata k=v   send metadata (repeatable)
   --timeout MS     fail with DEADLINE_EXCEEDED after MS milliseconds
+  --insecure       grpcs://: do not verify the server's certificate
 
-Prints the result as JSON on stdout; on failure prints the error code and message on
-stderr and exits 1 (2 for a usage error).`;
+Prints the result as JSON on stdout (a server stream prints one JSON document per reply; a
+client or bidi stream takes a JSON array of requests). On failure prints the error code and
+message on stderr and exits 1 (2 for a usage error). list prints the services a gRPC server
+offers through reflection, or one service's methods.`;
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`netrpc: ${message}\n`);
@@ -33,7 +40,70 @@ function parseMetadata(pairs: string[]): Metadata {
   return md;
 }
 
-async function call(args: string[], opts: { codec?: string; proto?: string[]; metadata?: string[]; timeout?: string }): Promise<number> {
+interface Flags {
+  codec?: string;
+  proto?: string[];
+  metadata?: string[];
+  timeout?: string;
+  insecure?: boolean;
+}
+
+function isGrpc(address: string): boolean {
+  return /^grpcs?:\/\//.test(address);
+}
+
+function tlsOf(opts: Flags): Pick<DialOptions, "tls"> {
+  return opts.insecure ? { tls: { rejectUnauthorized: false } } : {};
+}
+
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value ?? null, null, 2)}\n`);
+
+/** A gRPC call without --proto: the server describes the service through reflection. */
+async function callByReflection(address: string, method: string, params: unknown, opts: Flags): Promise<number> {
+  const service = method.slice(0, method.lastIndexOf("."));
+  const root = await fetchRoot(address, [service], tlsOf(opts));
+  const md = methodTypes(root).get(method);
+  if (!md) throw new RpcError(12, `rpc: ${service} has no method ${method.slice(service.length + 1)}`);
+  const client = await dial(address, { codec: protobuf({ root }), ...tlsOf(opts) });
+  try {
+    const options = callOptions(opts);
+    const requests = () => {
+      if (!Array.isArray(params)) usage(`${method} is a ${md.requestStream ? "client" : ""}streaming method: give its requests as a JSON array`);
+      return params;
+    };
+    if (md.requestStream && md.responseStream) for await (const reply of client.bidiStream(method, requests(), options)) print(reply);
+    else if (md.requestStream) print(await client.clientStream(method, requests(), options));
+    else if (md.responseStream) for await (const reply of client.serverStream(method, params, options)) print(reply);
+    else print(await client.call(method, params, options));
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+function callOptions(opts: Flags): { metadata: Metadata; timeout?: number } {
+  const timeout = opts.timeout === undefined ? undefined : Number(opts.timeout);
+  if (timeout !== undefined && !(timeout >= 0)) usage(`--timeout takes milliseconds, got ${JSON.stringify(opts.timeout)}`);
+  return { metadata: parseMetadata(opts.metadata ?? []), ...(timeout === undefined ? {} : { timeout }) };
+}
+
+async function list(args: string[], opts: Flags): Promise<number> {
+  const [address, service] = args;
+  if (!address || !isGrpc(address)) usage("list needs a grpc:// or grpcs:// address");
+  if (service === undefined) {
+    for (const name of await listServices(address, tlsOf(opts))) process.stdout.write(`${name}\n`);
+    return 0;
+  }
+  const root = await fetchRoot(address, [service], tlsOf(opts));
+  for (const md of methodTypes(root).values()) {
+    if (md.service !== service) continue;
+    const stream = (on: boolean) => (on ? "stream " : "");
+    process.stdout.write(`${md.name}(${stream(md.requestStream)}${md.requestType.fullName.slice(1)}) returns (${stream(md.responseStream)}${md.responseType.fullName.slice(1)})\n`);
+  }
+  return 0;
+}
+
+async function call(args: string[], opts: Flags): Promise<number> {
   const [address, method, paramsText] = args;
   if (!address || !method) usage("call needs an address and a method");
   let params: unknown;
@@ -42,15 +112,13 @@ async function call(args: string[], opts: { codec?: string; proto?: string[]; me
   } catch (err) {
     usage(`params are not JSON: ${(err as Error).message}`);
   }
-  const timeout = opts.timeout === undefined ? undefined : Number(opts.timeout);
-  if (timeout !== undefined && !(timeout >= 0)) usage(`--timeout takes milliseconds, got ${JSON.stringify(opts.timeout)}`);
+  if (isGrpc(address) && !opts.proto?.length && opts.codec === undefined) return callByReflection(address, method, params, opts);
   // Without --codec the address's ?codec= (or JSON) decides; --proto alone means protobuf.
   const proto = opts.proto?.length ? { proto: opts.proto } : {};
   const name = opts.codec ?? (opts.proto?.length && !new URL(address.includes("://") ? address : `tcp://${address}`).searchParams.get("codec") ? "protobuf" : undefined);
-  const client = await dial(address, { ...proto, ...(name === undefined ? {} : { codec: codecNamed(name, proto) }) });
+  const client = await dial(address, { ...proto, ...(name === undefined ? {} : { codec: codecNamed(name, proto) }), ...tlsOf(opts) });
   try {
-    const result = await client.call(method, params, { metadata: parseMetadata(opts.metadata ?? []), ...(timeout === undefined ? {} : { timeout }) });
-    process.stdout.write(`${JSON.stringify(result ?? null, null, 2)}\n`);
+    print(await client.call(method, params, callOptions(opts)));
     return 0;
   } finally {
     await client.close();
@@ -67,6 +135,7 @@ async function main(): Promise<number> {
         proto: { type: "string", multiple: true },
         metadata: { type: "string", multiple: true },
         timeout: { type: "string" },
+        insecure: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -79,6 +148,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const [command, ...rest] = positionals;
+  if (command === "list") return list(rest, values);
   if (command !== "call") usage(command ? `unknown command ${JSON.stringify(command)}` : undefined);
   return call(rest, values);
 }

@@ -1,8 +1,9 @@
 // The example server: the classic net/rpc services on every --listen address.
-//   npm run example-server -- --listen tcp://127.0.0.1:1234 [--listen unix:netrpc.sock]
-// Every port speaks json, msgpack and protobuf; each connection's first bytes pick one.
+//   npm run example-server -- --listen tcp://127.0.0.1:1234 [--listen unix:netrpc.sock] [--listen grpc://127.0.0.1:50051]
+// Every tcp/unix port speaks json, msgpack, protobuf and gRPC; each connection's first bytes pick
+// one. grpc:// ports speak gRPC only. Health checking and reflection are served too.
 import { parseArgs } from "node:util";
-import { Server } from "../index.js";
+import { Server, registerHealth, registerReflection } from "../index.js";
 import { Arith, Slow, User, UserServer, USER_PROTO } from "./services.js";
 
 const { values } = parseArgs({ options: { listen: { type: "string", multiple: true } } });
@@ -12,6 +13,8 @@ const server = new Server();
 server.register(new UserServer()).register(new Arith()).register(new Slow());
 // user.User from user.proto: served over protobuf (and json and msgpack) on the same ports.
 server.register(new User(), { service: "user.User", proto: USER_PROTO });
+const health = registerHealth(server);
+registerReflection(server);
 
 for (const address of addresses) {
   const listener = await server.listen(address);
@@ -24,6 +27,7 @@ const stop = () => {
   process.removeListener("SIGINT", stop);
   process.once("SIGTERM", () => void server.close());
   process.once("SIGINT", () => void server.close());
+  health.shutdown();
   void server.shutdown().then(() => process.exit(0));
 };
 process.once("SIGTERM", stop);

@@ -2,11 +2,12 @@
 import os from "node:os";
 import path from "node:path";
 import { Server, dial, protobuf, RpcError, type Client } from "../index.js";
-import { Arith, Slow, User, UserServer, USER_PROTO } from "./services.js";
+import { Arith, COUNTER_STREAMS, Counter, Slow, User, UserServer, USER_PROTO } from "./services.js";
 
 const server = new Server();
 server.register(new UserServer()).register(new Arith()).register(new Slow());
 server.register(new User(), { service: "user.User", proto: USER_PROTO });
+server.register(new Counter(), COUNTER_STREAMS);
 
 async function show(client: Client, method: string, params: unknown, options = {}): Promise<void> {
   const start = process.hrtime.bigint();
@@ -41,9 +42,26 @@ async function proto(client: Client): Promise<void> {
   await show(client, "user.User.GetUser", { id: "3" });
 }
 
+/** Streams, which gRPC carries: a server stream and a bidi stream. */
+async function streams(client: Client): Promise<void> {
+  const start = process.hrtime.bigint();
+  const counted: number[] = [];
+  for await (const n of client.serverStream<number>("Counter.Count", 5)) counted.push(n);
+  const totals: number[] = [];
+  for await (const total of client.bidiStream<number>("Counter.Sum", [1, 2, 3, 4])) totals.push(total);
+  const us = Number(process.hrtime.bigint() - start) / 1000;
+  console.log(`  ${"Counter.Count".padEnd(19)} ${"5".padEnd(16)} -> stream ${JSON.stringify(counted)}`);
+  console.log(`  ${"Counter.Sum".padEnd(19)} ${"[1,2,3,4]".padEnd(16)} -> stream ${JSON.stringify(totals)}  (both ${us.toFixed(0)} µs)`);
+}
+
+const both = (...runs: Array<(c: Client) => Promise<void>>) => async (c: Client) => {
+  for (const run of runs) await run(c);
+};
+
 const tcp = await server.listen("tcp://127.0.0.1:0");
+const grpc = await server.listen("grpc://127.0.0.1:0");
 const unix = await server.listen(`unix://${path.join(os.tmpdir(), `netrpc-demo-${process.pid}.sock`)}`);
-console.log(`one server, codecs ${server.codecs().join(", ")}, listening on ${tcp.url} and ${unix.url}\n`);
+console.log(`one server, codecs ${server.codecs().join(", ")}, listening on ${tcp.url}, ${unix.url} and ${grpc.url}\n`);
 
 const deployments: Array<{ label: string; connect: () => Promise<Client>; run: (c: Client) => Promise<void> }> = [
   { label: "tcp  + json", connect: () => dial(tcp.url), run: classic },
@@ -51,6 +69,10 @@ const deployments: Array<{ label: string; connect: () => Promise<Client>; run: (
   { label: "tcp  + protobuf", connect: () => dial(tcp.url, { codec: protobuf({ proto: USER_PROTO }) }), run: proto },
   { label: "unix + json", connect: () => dial(unix.url), run: classic },
   { label: "unix + msgpack", connect: () => dial(`${unix.url}?codec=msgpack`), run: classic },
+  { label: "grpc + protobuf (HTTP/2, real gRPC)", connect: () => dial(grpc.url, { proto: USER_PROTO }), run: proto },
+  { label: "grpc + json", connect: () => dial(grpc.url), run: both(classic, streams) },
+  { label: "grpc + msgpack", connect: () => dial(`${grpc.url}?codec=msgpack`), run: both(classic, streams) },
+  { label: "grpc on the tcp port (HTTP/2 preface) + protobuf", connect: () => dial(tcp.url.replace("tcp://", "grpc://"), { proto: USER_PROTO }), run: proto },
 ];
 
 for (const { label, connect, run } of deployments) {

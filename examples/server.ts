@@ -4,13 +4,15 @@
 // one. grpc:// ports speak gRPC only. Health checking and reflection are served too.
 import { parseArgs } from "node:util";
 import { Server, registerHealth, registerReflection } from "../index.js";
-import { Arith, Slow, User, UserServer, USER_PROTO } from "./services.js";
+import { Arith, COUNTER_STREAMS, Counter, Slow, User, UserServer, USER_PROTO } from "./services.js";
 
 const { values } = parseArgs({ options: { listen: { type: "string", multiple: true } } });
 const addresses = values.listen?.length ? values.listen : ["tcp://127.0.0.1:1234"];
 
 const server = new Server();
 server.register(new UserServer()).register(new Arith()).register(new Slow());
+// Streams need gRPC (grpc:// or the HTTP/2 preface on a tcp port).
+server.register(new Counter(), COUNTER_STREAMS);
 // user.User from user.proto: served over protobuf (and json and msgpack) on the same ports.
 server.register(new User(), { service: "user.User", proto: USER_PROTO });
 const health = registerHealth(server);

@@ -82,3 +82,30 @@ export class Slow {
     });
   }
 }
+
+/** Most numbers Counter.Count streams per call. */
+export const MAX_COUNT = 1000;
+
+/** Streaming over gRPC: a server stream (an async generator) and a bidi stream. */
+export class Counter {
+  /** 0, 1, ..., n-1, one message each. */
+  async *Count(n: number, ctx: CallContext): AsyncGenerator<number> {
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > MAX_COUNT) {
+      throw new RpcError(Code.INVALID_ARGUMENT, `rpc: Counter.Count takes 0..${MAX_COUNT}, got ${String(n)}`);
+    }
+    for (let i = 0; i < n && !ctx.aborted; i++) yield i;
+  }
+
+  /** Adds up the numbers as they arrive and answers each with the running total (registered as bidi). */
+  async *Sum(numbers: AsyncIterable<number>): AsyncGenerator<number> {
+    let total = 0;
+    for await (const n of numbers) {
+      if (typeof n !== "number") throw new RpcError(Code.INVALID_ARGUMENT, "rpc: Counter.Sum takes numbers");
+      total += n;
+      yield total;
+    }
+  }
+}
+
+/** How Counter is registered: Sum's kind cannot be seen from its code. */
+export const COUNTER_STREAMS = { streams: { Sum: "bidi" } } as const;

@@ -8,7 +8,7 @@ import type { Encoded } from "./codec.js";
  * one write. The flush runs on process.nextTick, which Node runs only after the promise
  * continuations queued by the same event, so replies from sync and already-resolved handlers
  * share a write, without setImmediate's extra latency. Strings are concatenated (cheap for
- * JSON); bytes are joined once.
+ * JSON); bytes are joined once, or not at all when they are already contiguous.
  */
 export class BatchWriter {
   readonly #stream: Duplex;
@@ -49,6 +49,39 @@ export class BatchWriter {
     if (queue.length === 0 || stream.destroyed || stream.writableEnded) return !stream.writableNeedDrain;
     if (queue.length === 1) return stream.write(queue[0]!);
     if (allStrings) return stream.write((queue as string[]).join(""));
-    return stream.write(Buffer.concat(queue.map((c) => (typeof c === "string" ? Buffer.from(c) : c))));
+    return stream.write(joined(queue));
   }
+}
+
+/**
+ * The chunks as one Buffer. Views that lie side by side in one ArrayBuffer (frames an encoder
+ * wrote one after another into a slab) are already that Buffer: it is handed out as one view,
+ * with no copy. Otherwise the bytes are copied once.
+ */
+function joined(queue: Encoded[]): Buffer {
+  const first = queue[0]!;
+  if (typeof first !== "string") {
+    const memory = first.buffer;
+    const start = first.byteOffset;
+    let end = start + first.length;
+    let i = 1;
+    for (; i < queue.length; i++) {
+      const c = queue[i]!;
+      if (typeof c === "string" || c.buffer !== memory || c.byteOffset !== end) break;
+      end += c.length;
+    }
+    if (i === queue.length) return Buffer.from(memory, start, end - start);
+  }
+  let size = 0;
+  for (const c of queue) size += typeof c === "string" ? Buffer.byteLength(c) : c.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const c of queue) {
+    if (typeof c === "string") at += out.write(c, at);
+    else {
+      out.set(c, at);
+      at += c.length;
+    }
+  }
+  return out;
 }

@@ -33,14 +33,35 @@ export class ProtobufSession implements CodecSession {
   readonly #names = new MethodNames();
   #lastName = "";
   #lastMd: MethodDescriptor | undefined;
+  /** The last message encoded, and its frame. */
+  #lastBody: Uint8Array | undefined;
+  #lastFrame: Uint8Array | undefined;
 
   constructor(methods: MethodTable, longs: Longs) {
     this.#methods = methods;
     this.#longs = longs;
   }
 
+  /**
+   * The envelope writers return whole frames, length prefix included; the session hands out the
+   * message after it and this framer gives back the frame for it, so nothing is copied.
+   */
   createFramer(maxMessageSize: number): LengthFramer {
-    return new LengthFramer(maxMessageSize);
+    return new PrefixedFramer(maxMessageSize, (body) => {
+      if (body !== this.#lastBody) return undefined;
+      const frame = this.#lastFrame;
+      // Let the slab go once its frame is on its way.
+      this.#lastBody = this.#lastFrame = undefined;
+      return frame;
+    });
+  }
+
+  /** The message of a whole frame from envelope.ts, remembered for the framer. */
+  #body(frame: Uint8Array): Uint8Array {
+    const body = frame.subarray(HEADER);
+    this.#lastBody = body;
+    this.#lastFrame = frame;
+    return body;
   }
 
   /** Throws UNIMPLEMENTED for a method with no descriptor, INVALID_ARGUMENT for params or a string id. */
@@ -59,13 +80,13 @@ export class ProtobufSession implements CodecSession {
     }
     const frame = writeRequest(id, name, req.timeout, req.metadata, md.requestType, payload);
     this.#awaiting.set(id, md);
-    return frame;
+    return this.#body(frame);
   }
 
   encodeCancel(id: CallId): Uint8Array {
     const n = checkId(id);
     this.#awaiting.delete(n);
-    return writeCancel(n);
+    return this.#body(writeCancel(n));
   }
 
   /**
@@ -73,11 +94,11 @@ export class ProtobufSession implements CodecSession {
    * it does not fit the response type or no call `id` is awaiting it.
    */
   encodeResponse(res: ResponseEnvelope): Uint8Array {
-    if (res.id === null) return writeResponse(null, errorCode(res.error), errorText(res.error), EMPTY);
+    if (res.id === null) return this.#body(writeResponse(null, errorCode(res.error), errorText(res.error), EMPTY));
     const id = checkId(res.id);
     if (res.error) {
       this.#release(id);
-      return writeResponse(id, errorCode(res.error), errorText(res.error), EMPTY);
+      return this.#body(writeResponse(id, errorCode(res.error), errorText(res.error), EMPTY));
     }
     const md = this.#serving.get(id);
     if (!md) throw new RpcError(Code.INTERNAL, `rpc: protobuf: no call ${id} is awaiting a result`);
@@ -88,7 +109,7 @@ export class ProtobufSession implements CodecSession {
       throw new RpcError(Code.INTERNAL, `rpc: protobuf: cannot encode the result of ${md.name}: ${detail(err)}`, { cause: err });
     }
     this.#release(id);
-    return writeResult(id, md.responseType, payload);
+    return this.#body(writeResult(id, md.responseType, payload));
   }
 
   decodeRequest(frame: Encoded): ServerInbound {
@@ -148,6 +169,22 @@ export class ProtobufSession implements CodecSession {
     if (more === undefined) this.#serving.delete(id);
     else if (more === 1) this.#repeats.delete(id);
     else this.#repeats.set(id, more - 1);
+  }
+}
+
+const HEADER = 4;
+
+/** A LengthFramer that takes the frame `framed` already has for a message instead of copying it. */
+class PrefixedFramer extends LengthFramer {
+  readonly #framed: (body: Uint8Array) => Uint8Array | undefined;
+
+  constructor(maxMessageSize: number, framed: (body: Uint8Array) => Uint8Array | undefined) {
+    super(maxMessageSize);
+    this.#framed = framed;
+  }
+
+  override frame(body: Encoded): Encoded {
+    return (typeof body !== "string" && this.#framed(body)) || super.frame(body);
   }
 }
 

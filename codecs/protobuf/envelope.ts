@@ -1,11 +1,10 @@
 // The envelope on protobuf connections (netrpc.Request / netrpc.Response), read and written field by field.
-import protobuf from "protobufjs";
-import type { Reader, Writer } from "protobufjs";
+import type { Reader } from "protobufjs";
 import { Code } from "../../core/codes.js";
 import { RpcError } from "../../core/errors.js";
 import { readMetadata, hasMetadata, type TextMetadata as Metadata } from "../../core/metadata.js";
 import { overrun, strictReader, utf8At } from "./reader.js";
-import { encodeInto } from "./payload.js";
+import { writeFrame, type SlabWriter } from "./writer.js";
 import type { Type, Message } from "protobufjs";
 
 /**
@@ -134,53 +133,64 @@ export class MethodNames {
 const CACHED_NAMES = 8;
 const MAX_CACHED_NAME = 256;
 
+// The writers return whole frames: the u32 big-endian length prefix, then the message.
+
 /** Writes a Request. `timeout` in ms (rounded up, capped at 2^32-1); `metadata` is checked first. */
 export function writeRequest(id: number, method: string | Uint8Array, timeout: number | undefined, metadata: Metadata | undefined, type: Type, payload: Message | null): Uint8Array {
   const md = hasMetadata(metadata) ? readMetadata(metadata) : undefined;
-  const w = protobuf.Writer.create();
-  writeId(w, REQ_ID, id);
-  // The method as text, or as its UTF-8 bytes (the same field on the wire; a caller may cache them).
-  if (typeof method !== "string") {
-    if (method.length > 0) w.uint32(REQ_METHOD).bytes(method);
-  } else if (method.length > 0) w.uint32(REQ_METHOD).string(method);
-  if (timeout !== undefined) w.uint32(REQ_TIMEOUT).uint32(timeoutMs(timeout));
-  if (md) {
-    for (const key in md) {
-      const value = md[key]!;
-      w.uint32(REQ_METADATA).fork().uint32(MD_KEY).string(key);
-      for (const v of typeof value === "string" ? [value] : value) w.uint32(MD_VALUES).string(v);
-      if (typeof value !== "string") w.uint32(MD_LIST).bool(true);
-      w.ldelim();
+  checkId(id);
+  const ms = timeout === undefined ? undefined : timeoutMs(timeout);
+  return writeFrame((w) => {
+    writeId(w, REQ_ID, id);
+    // The method as text, or as its UTF-8 bytes (the same field on the wire; a caller may cache them).
+    if (typeof method !== "string") {
+      if (method.length > 0) w.uint32(REQ_METHOD).raw(method);
+    } else if (method.length > 0) w.uint32(REQ_METHOD).string(method);
+    if (ms !== undefined) w.uint32(REQ_TIMEOUT).uint32(ms);
+    if (md) {
+      for (const key in md) {
+        const value = md[key]!;
+        w.uint32(REQ_METADATA).fork().uint32(MD_KEY).string(key);
+        if (typeof value === "string") w.uint32(MD_VALUES).string(value);
+        else {
+          for (const v of value) w.uint32(MD_VALUES).string(v);
+          w.uint32(MD_LIST).bool(true);
+        }
+        w.ldelim();
+      }
     }
-  }
-  encodeInto(w, REQ_PAYLOAD, type, payload);
-  return w.finish();
+    if (payload !== null) w.message(REQ_PAYLOAD, type, payload);
+  });
 }
 
 /** Writes a cancel: a Request with only id and cancel = true. */
 export function writeCancel(id: number): Uint8Array {
-  const w = protobuf.Writer.create();
-  writeId(w, REQ_ID, id);
-  return w.uint32(REQ_CANCEL).bool(true).finish();
+  checkId(id);
+  return writeFrame((w) => {
+    writeId(w, REQ_ID, id);
+    w.uint32(REQ_CANCEL).bool(true);
+  });
 }
 
 /** Writes a successful Response for call `id`: the result encoded in place as `type`. */
 export function writeResult(id: number, type: Type, payload: Message | null): Uint8Array {
-  const w = protobuf.Writer.create();
-  writeId(w, RES_ID, id);
-  encodeInto(w, RES_PAYLOAD, type, payload);
-  return w.finish();
+  checkId(id);
+  return writeFrame((w) => {
+    writeId(w, RES_ID, id);
+    if (payload !== null) w.message(RES_PAYLOAD, type, payload);
+  });
 }
 
 /** Writes a Response; `id` null sets connection_error. An error is any code but 0. */
 export function writeResponse(id: number | null, code: number, message: string, payload: Uint8Array): Uint8Array {
-  const w = protobuf.Writer.create();
-  if (id !== null) writeId(w, RES_ID, id);
-  if (code !== 0) w.uint32(RES_CODE).uint32(code);
-  if (message.length > 0) w.uint32(RES_MESSAGE).string(message);
-  if (payload.length > 0) w.uint32(RES_PAYLOAD).bytes(payload);
-  if (id === null) w.uint32(RES_CONNECTION).bool(true);
-  return w.finish();
+  if (id !== null) checkId(id);
+  return writeFrame((w) => {
+    if (id !== null) writeId(w, RES_ID, id);
+    if (code !== 0) w.uint32(RES_CODE).uint32(code);
+    if (message.length > 0) w.uint32(RES_MESSAGE).string(message);
+    if (payload.length > 0) w.uint32(RES_PAYLOAD).bytes(payload);
+    if (id === null) w.uint32(RES_CONNECTION).bool(true);
+  });
 }
 
 /**
@@ -260,8 +270,8 @@ export function checkId(id: unknown): number {
   throw new RpcError(Code.INVALID_ARGUMENT, `rpc: protobuf: call ids must be integers from 0 to 2^53-1, got ${typeof id === "string" ? JSON.stringify(id) : String(id)}`);
 }
 
-function writeId(w: Writer, tag: number, id: number): void {
-  checkId(id);
+/** Writes a checked id (checkId); id 0 is the proto3 default, left off. */
+function writeId(w: SlabWriter, tag: number, id: number): void {
   if (id === 0) return;
   w.uint32(tag);
   if (id <= MAX_U32) w.uint32(id);

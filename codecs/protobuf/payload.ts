@@ -1,6 +1,6 @@
 // Params and results <-> payload bytes for one message type: check, fromObject, verify, encode; decode, toObject.
 import protobuf from "protobufjs";
-import type { Type, IConversionOptions, Message, Reader, Writer } from "protobufjs";
+import type { Type, IConversionOptions, Message, Reader } from "protobufjs";
 import { checkMessage } from "./check.js";
 import { strictReader } from "./reader.js";
 
@@ -30,7 +30,7 @@ export function encodePayload(type: Type, value: unknown): Uint8Array {
 
 /**
  * The checking half of encodePayload: `value` checked, converted and verified as `type`, ready
- * for encodeInto; null for undefined and null (the empty message). Throws as encodePayload does.
+ * for encoding; null for undefined and null (the empty message). Throws as encodePayload does.
  */
 export function preparePayload(type: Type, value: unknown): Message | null {
   if (value === undefined || value === null) return null;
@@ -39,27 +39,6 @@ export function preparePayload(type: Type, value: unknown): Message | null {
   const problem = type.verify(message);
   if (problem) throw new Error(problem);
   return message;
-}
-
-/**
- * Writes `message` (from preparePayload) as a length-delimited field `tag` of the message `w` is
- * writing, in place: no second Writer, no copy. An empty payload writes nothing at all (the
- * proto3 default of a bytes field), exactly as encoding it apart and skipping empty bytes did.
- */
-export function encodeInto(w: Writer, tag: number, type: Type, message: Message | null): void {
-  if (message === null) return;
-  const ops = w as unknown as { tail: { next: unknown }; len: number };
-  const tail = ops.tail;
-  const len = ops.len;
-  type.encode(message, w.uint32(tag).fork());
-  if (w.len > 0) {
-    w.ldelim();
-    return;
-  }
-  w.reset(); // back to just after the tag; then drop the tag too
-  tail.next = undefined;
-  ops.tail = tail;
-  ops.len = len;
 }
 
 /** Decodes `bytes` as `type` into a plain object with every field present. Throws what protobufjs throws. */

@@ -81,7 +81,7 @@ t.test("metadata <-> headers: reserved keys, base64 binary values, repeated fiel
     t.throws(() => putMetadata({}, { [key]: "x" }, Code.INVALID_ARGUMENT), { code: Code.INVALID_ARGUMENT });
   }
   t.notOk(isReservedHeader("grpcx"));
-  const out: Record<string, unknown> = {};
+  const out: Record<string, string | string[]> = {};
   putMetadata(out, { "a-bin": [new Uint8Array([0xff, 0]), new Uint8Array(0)], b: ["1", "2"] }, Code.INTERNAL);
   t.same(out, { "a-bin": ["/wA=", ""], b: ["1", "2"] });
   const md = readHeaders({}, undefined, ["a-bin", "/wA", "a-bin", "AQ==,Ag", "b", "1", "B", "2", "grpc-status", "0", "content-type", "application/grpc"]);

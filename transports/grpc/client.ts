@@ -173,6 +173,7 @@ class ClientCall {
   readonly result: Promise<unknown>;
   readonly done: Promise<void>;
   readonly #stream: http2.ClientHttp2Stream;
+  readonly #session: http2.Http2Session | undefined;
   readonly #req: RpcRequest;
   readonly #ctx: CallContext;
   readonly #messages: MethodMessages;
@@ -185,8 +186,8 @@ class ClientCall {
   #httpStatus = 0;
   /** The response ended with its HEADERS frame (with or without a grpc-status in it). */
   #headersOnly = false;
-  /** The server ended its side (END_STREAM): a reset after that is our own. */
-  #remoteEnded = false;
+  /** We reset the stream after the server had ended its side: its rstCode is our own. */
+  #selfReset = false;
   #status: { code: Code; message: string; trailer: Metadata } | undefined;
   #ended = false;
   #resolve!: (value: unknown) => void;
@@ -195,6 +196,7 @@ class ClientCall {
 
   constructor(stream: http2.ClientHttp2Stream, req: RpcRequest, ctx: CallContext, messages: MethodMessages, max: number) {
     this.#stream = stream;
+    this.#session = stream.session;
     this.#req = req;
     this.#ctx = ctx;
     this.#messages = messages;
@@ -221,8 +223,12 @@ class ClientCall {
     // The server has sent everything (its status included) and it has all been read: settle now,
     // even if our side is still sending; the reset stops a request stream nobody will read.
     stream.on("end", () => {
-      this.#remoteEnded = true;
-      if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      if (stream.destroyed) return;
+      this.#selfReset = true;
+      // Closed by the server's RST_STREAM: node waits for our writable side to finish before
+      // it emits 'close', which a blocked upload never does.
+      if (stream.closed) stream.destroy();
+      else stream.close(NGHTTP2_CANCEL);
     });
     stream.on("error", () => {}); // the 'close' that follows says what happened
     stream.on("close", () => this.#onClose());
@@ -335,7 +341,11 @@ class ClientCall {
       if (this.#httpStatus !== 0 && (this.#httpStatus !== 200 || this.#headersOnly)) {
         return this.fail(new RpcError(codeForHttpStatus(this.#httpStatus), `rpc: ${this.#req.method}: HTTP status ${this.#httpStatus} without a gRPC status`, { fromPeer: true }));
       }
-      const rst = this.#remoteEnded ? 0 : (this.#stream.rstCode ?? 0);
+      if (this.#session?.destroyed) {
+        // The connection went down under the stream (the session 'close' that follows may come later).
+        return this.fail(new RpcError(Code.UNAVAILABLE, `rpc: ${this.#req.method}: connection lost`, { fromPeer: true }));
+      }
+      const rst = this.#selfReset ? 0 : (this.#stream.rstCode ?? 0);
       const code = rst === 0 ? Code.INTERNAL : codeForReset(rst);
       return this.fail(new RpcError(code, `rpc: ${this.#req.method}: the stream ended without a status${rst ? ` (RST_STREAM code ${rst})` : ""}`, { fromPeer: true }));
     }

@@ -380,7 +380,9 @@ class ServerCall {
     }
     stream.once("wantTrailers", () => {
       stream.sendTrailers(trailers);
-      this.#stopClientSending();
+      // 'wantTrailers' runs inside nghttp2's send loop, and node sends RST_STREAM ahead of
+      // frames still queued: reset only once the trailers are out.
+      setImmediate(() => this.#stopClientSending());
     });
     stream.end();
   }

@@ -74,3 +74,38 @@ t.test("netrpc call with msgpack and protobuf", async (t) => {
   t.equal(missing.code, 2);
   t.match(missing.stderr, /protobuf needs its \.proto/);
 });
+
+t.test("netrpc call and list over gRPC", async (t) => {
+  const { User, USER_PROTO, Counter, COUNTER_STREAMS } = await import("../examples/services.js");
+  const { registerReflection } = await import("../index.js");
+  const server = new Server();
+  server.register(new User(), { service: "user.User", proto: USER_PROTO }).register(new Counter(), COUNTER_STREAMS).register(new Arith());
+  registerReflection(server);
+  const { url } = await server.listen("grpc://127.0.0.1:0");
+  t.teardown(() => server.close());
+  const cli = (...args: string[]) => runTs("bin/netrpc.ts", args);
+
+  const listed = await cli("list", url);
+  t.equal(listed.code, 0, listed.stderr);
+  t.same(listed.stdout.trim().split("\n"), ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "user.User"]);
+  const methods = await cli("list", url, "user.User");
+  t.equal(methods.stdout.trim(), "user.User.GetUser(user.GetUserReq) returns (user.GetUserResp)");
+
+  const withProto = await cli("call", url, "user.User.GetUser", '{"id":"1"}', "--proto", USER_PROTO);
+  t.equal(withProto.code, 0, withProto.stderr);
+  t.same(JSON.parse(withProto.stdout), { id: "1", name: "bala", phone: "13100001111" });
+  const byReflection = await cli("call", url, "user.User.GetUser", '{"id":"2"}');
+  t.same(JSON.parse(byReflection.stdout), { id: "2", name: "小王", phone: "13200001111" }, "descriptors fetched by reflection");
+  const notFound = await cli("call", url, "user.User.GetUser", '{"id":"9"}');
+  t.equal(notFound.code, 1);
+  t.match(notFound.stderr, /NOT_FOUND \(5\): user not found/);
+
+  const json = await cli("call", url, "Arith.Multiply", '{"A":6,"B":7}', "--codec", "json");
+  t.equal(json.stdout.trim(), "42", "application/grpc+json for a plain service");
+  const stream = await cli("call", url, "Counter.Count", "3", "--codec", "json");
+  t.equal(stream.code, 1, "Counter.Count is a stream: the unary call is refused");
+
+  const notGrpc = await cli("list", "tcp://127.0.0.1:1");
+  t.equal(notGrpc.code, 2);
+  t.match(notGrpc.stderr, /list needs a grpc:\/\/ or grpcs:\/\/ address/);
+});

@@ -65,3 +65,32 @@ t.test("Slow.Sleep honours the caller's cancel", async (t) => {
   t.ok(err instanceof RpcError && err.code === Code.DEADLINE_EXCEEDED);
   t.equal(await client.call("Arith.Multiply", { A: 2, B: 3 }), 6, "connection still serves");
 });
+
+t.test("example server over gRPC: grpc:// and the HTTP/2 preface on its tcp port, health, reflection, streams", async (t) => {
+  const server = await startTs("examples/server.ts", ["--listen", "grpc://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0"], 2);
+  t.teardown(() => void server.child.kill("SIGKILL"));
+  const [grpcUrl, tcpUrl] = server.urls;
+  t.match(grpcUrl, /^grpc:\/\/127\.0\.0\.1:[1-9]\d*$/);
+  for (const url of [grpcUrl!, tcpUrl!.replace("tcp://", "grpc://")]) {
+    const viaProto = await dial(url, { proto: USER_PROTO });
+    t.same(await viaProto.call("user.User.GetUser", { id: "1" }), { id: "1", name: "bala", phone: "13100001111" }, `${url}: user.proto over gRPC`);
+    await t.rejects(viaProto.call("user.User.GetUser", { id: "9" }), { code: Code.NOT_FOUND, message: "user not found", fromPeer: true });
+    await viaProto.close();
+    const viaJson = await dial(url);
+    t.same(await viaJson.call("Arith.Divide", { A: 17, B: 5 }), { Quo: 3, Rem: 2 }, "plain services over application/grpc+json");
+    const counted: number[] = [];
+    for await (const n of viaJson.serverStream<number>("Counter.Count", 4)) counted.push(n);
+    t.same(counted, [0, 1, 2, 3], "a server stream");
+    const totals: number[] = [];
+    for await (const n of viaJson.bidiStream<number>("Counter.Sum", [5, 6, 7])) totals.push(n);
+    t.same(totals, [5, 11, 18], "a bidi stream");
+    await viaJson.close();
+  }
+  const { listServices, healthRoot } = await import("../index.js");
+  t.same(await listServices(grpcUrl!), ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "user.User"]);
+  const health = await dial(grpcUrl!, { codec: protobuf({ root: healthRoot() }) });
+  t.same(await health.call("grpc.health.v1.Health.Check", { service: "" }), { status: "SERVING" });
+  await health.close();
+  server.child.kill("SIGTERM");
+  t.equal(await server.exited, 0, "exits cleanly on SIGTERM");
+});

@@ -412,7 +412,8 @@ t.test("our client: what goes on the wire", async (t) => {
   const first = seen[0]!;
   t.match(first.headers, { ":method": "POST", ":scheme": "http", ":path": "/wire.Echo/Unary", "content-type": "application/grpc", te: "trailers", "grpc-encoding": "gzip", "grpc-accept-encoding": "identity,gzip" });
   t.match(first.headers["user-agent"], /^netrpc-node\//);
-  t.match(first.headers["grpc-timeout"], /^1[45]\d\dm$/, "grpc-timeout in milliseconds, at most the time left");
+  const timeout = String(first.headers["grpc-timeout"]);
+  t.ok(/^\d{1,4}m$/.test(timeout) && parseInt(timeout) > 0 && parseInt(timeout) <= 1500, `grpc-timeout ${timeout}: milliseconds, at most the time left`);
   const pairs = (key: string) => first.raw.filter((_, i, a) => i % 2 === 1 && a[i - 1] === key);
   t.same(pairs("x-a"), ["1", "2"], "repeated text metadata as two fields");
   t.same(pairs("x-b-bin"), ["/w==", "AAE="], "binary metadata as base64");

@@ -33,6 +33,8 @@ export class ProtobufSession implements CodecSession {
   readonly #names = new MethodNames();
   #lastName = "";
   #lastMd: MethodDescriptor | undefined;
+  /** Client side: the method of the last request sent, its descriptor and its name as UTF-8. */
+  #sent: { method: string; md: MethodDescriptor; name: Uint8Array } | undefined;
   /** The last message encoded, and its frame. */
   #lastBody: Uint8Array | undefined;
   #lastFrame: Uint8Array | undefined;
@@ -67,11 +69,17 @@ export class ProtobufSession implements CodecSession {
   /** Throws UNIMPLEMENTED for a method with no descriptor, INVALID_ARGUMENT for params or a string id. */
   encodeRequest(req: RequestEnvelope): Uint8Array {
     const id = checkId(req.id);
-    const md = this.#methods.get(req.method);
-    if (!md) throw new RpcError(Code.UNIMPLEMENTED, `rpc: protobuf: no descriptor for method ${req.method} (hint: load its .proto: protobuf({ proto: "path/to/file.proto" }))`);
+    // Calls tend to repeat one method: the last one's descriptor and UTF-8 name are kept at hand.
+    let sent = this.#sent;
+    if (sent === undefined || sent.method !== req.method) {
+      const md = this.#methods.get(req.method);
+      if (!md) throw new RpcError(Code.UNIMPLEMENTED, `rpc: protobuf: no descriptor for method ${req.method} (hint: load its .proto: protobuf({ proto: "path/to/file.proto" }))`);
+      let name = methodBytes.get(md);
+      if (name === undefined) methodBytes.set(md, (name = utf8.encode(md.name)));
+      sent = this.#sent = { method: req.method, md, name };
+    }
+    const { md, name } = sent;
     refuseStreaming(md);
-    let name = methodBytes.get(md);
-    if (name === undefined) methodBytes.set(md, (name = utf8.encode(md.name)));
     let payload: Message | null;
     try {
       payload = preparePayload(md.requestType, req.params);

@@ -4,7 +4,7 @@ import { Code } from "../../core/codes.js";
 import { RpcError } from "../../core/errors.js";
 import { readMetadata, hasMetadata, type TextMetadata as Metadata } from "../../core/metadata.js";
 import { overrun, strictReader, utf8At } from "./reader.js";
-import { writeFrame, type SlabWriter } from "./writer.js";
+import { beginFrame, type SlabWriter } from "./writer.js";
 import type { Type, Message } from "protobufjs";
 
 /**
@@ -140,7 +140,8 @@ export function writeRequest(id: number, method: string | Uint8Array, timeout: n
   const md = hasMetadata(metadata) ? readMetadata(metadata) : undefined;
   checkId(id);
   const ms = timeout === undefined ? undefined : timeoutMs(timeout);
-  return writeFrame((w) => {
+  const w = beginFrame();
+  try {
     writeId(w, REQ_ID, id);
     // The method as text, or as its UTF-8 bytes (the same field on the wire; a caller may cache them).
     if (typeof method !== "string") {
@@ -160,37 +161,56 @@ export function writeRequest(id: number, method: string | Uint8Array, timeout: n
       }
     }
     if (payload !== null) w.message(REQ_PAYLOAD, type, payload);
-  });
+    return w.end();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
 }
 
 /** Writes a cancel: a Request with only id and cancel = true. */
 export function writeCancel(id: number): Uint8Array {
   checkId(id);
-  return writeFrame((w) => {
+  const w = beginFrame();
+  try {
     writeId(w, REQ_ID, id);
     w.uint32(REQ_CANCEL).bool(true);
-  });
+    return w.end();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
 }
 
 /** Writes a successful Response for call `id`: the result encoded in place as `type`. */
 export function writeResult(id: number, type: Type, payload: Message | null): Uint8Array {
   checkId(id);
-  return writeFrame((w) => {
+  const w = beginFrame();
+  try {
     writeId(w, RES_ID, id);
     if (payload !== null) w.message(RES_PAYLOAD, type, payload);
-  });
+    return w.end();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
 }
 
 /** Writes a Response; `id` null sets connection_error. An error is any code but 0. */
 export function writeResponse(id: number | null, code: number, message: string, payload: Uint8Array): Uint8Array {
   if (id !== null) checkId(id);
-  return writeFrame((w) => {
+  const w = beginFrame();
+  try {
     if (id !== null) writeId(w, RES_ID, id);
     if (code !== 0) w.uint32(RES_CODE).uint32(code);
     if (message.length > 0) w.uint32(RES_MESSAGE).string(message);
     if (payload.length > 0) w.uint32(RES_PAYLOAD).bytes(payload);
     if (id === null) w.uint32(RES_CONNECTION).bool(true);
-  });
+    return w.end();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
 }
 
 /**

@@ -33,8 +33,9 @@ function view(buf: Uint8Array, start: number, end: number): Uint8Array {
  * such a run without copying). Bytes once handed out are never written again: a full slab is
  * left to the frames that still use it, and the next frame starts a new one.
  *
- * A length-delimited field (fork/ldelim) is written in place and moved right by the size of its
- * length once that is known, which costs a copy of the field per level of nesting.
+ * A length-delimited field (fork/ldelim) is written in place after one byte kept for its length;
+ * a field of 128 bytes or more is moved right once its length is known, which costs a copy of
+ * such a field per level of nesting.
  */
 export class SlabWriter {
   #buf: Bytes = alloc(0);
@@ -258,30 +259,35 @@ export class SlabWriter {
     return this;
   }
 
+  /** Opens a length-delimited field, with one byte kept for its length: enough below 128 bytes. */
   fork(): this {
-    this.#forks.push(this.pos);
+    this.#ensure(1);
+    this.#forks.push(this.pos++);
     return this;
   }
 
-  /** Closes the field fork() opened: its length goes before its bytes, which move right to make room. */
+  /** Closes the field fork() opened: its length goes in the byte kept for it, the bytes moving right if it needs more. */
   ldelim(): this {
-    const start = this.#forks.pop();
-    if (start === undefined) throw new Error("SlabWriter: ldelim without fork");
-    const len = this.pos - start;
-    const size = varintSize(len);
-    this.#ensure(size);
-    const buf = this.#buf;
-    // #ensure may have moved the frame: the start moved with it.
-    const from = this.pos - len;
-    if (len > 0) buf.copyWithin(from + size, from, this.pos);
-    let v = len;
-    let pos = from;
-    while (v > 127) {
-      buf[pos++] = (v & 127) | 128;
-      v >>>= 7;
+    const at = this.#forks.pop();
+    if (at === undefined) throw new Error("SlabWriter: ldelim without fork");
+    let len = this.pos - at - 1;
+    if (len < 128) {
+      this.#buf[at] = len;
+      return this;
     }
-    buf[pos] = v;
-    this.pos += size;
+    const more = varintSize(len) - 1;
+    this.#ensure(more);
+    const buf = this.#buf;
+    // #ensure may have moved the frame: the field moved with it.
+    const from = this.pos - len;
+    buf.copyWithin(from + more, from, this.pos);
+    let pos = from - 1;
+    while (len > 127) {
+      buf[pos++] = (len & 127) | 128;
+      len >>>= 7;
+    }
+    buf[pos] = len;
+    this.pos += more;
     return this;
   }
 
@@ -293,10 +299,10 @@ export class SlabWriter {
     this.uint32(tag).fork();
     type.encode(message, this.asWriter);
     // Positions are read after the encode: a frame that outgrew its slab has moved.
-    const start = this.#forks[this.#forks.length - 1]!;
-    if (this.pos > start) return this.ldelim();
+    const at = this.#forks[this.#forks.length - 1]!;
+    if (this.pos > at + 1) return this.ldelim();
     this.#forks.pop();
-    this.pos = start - varintSize(tag >>> 0);
+    this.pos = at - varintSize(tag >>> 0);
     return this;
   }
 
@@ -309,10 +315,14 @@ export class SlabWriter {
 /** The writer encodes share: encoding is synchronous, so one is enough unless an encode starts inside another. */
 const shared = new SlabWriter();
 
+/** A writer with a frame begun: write, then end() it, or abort() it if anything throws. */
+export function beginFrame(): SlabWriter {
+  return (shared.busy ? new SlabWriter() : shared).begin();
+}
+
 /** Writes one frame with `write`; the frame (length prefix included) comes back. */
 export function writeFrame(write: (w: SlabWriter) => void): Uint8Array {
-  const w = shared.busy ? new SlabWriter() : shared;
-  w.begin();
+  const w = beginFrame();
   try {
     write(w);
     return w.end();

@@ -338,6 +338,24 @@ t.test("params and results that do not fit their types", async (t) => {
   rejects(t, () => server.encodeResponse({ kind: "response", id: 3, result: {} }), Code.INTERNAL, /no call 3 is awaiting a result/, "answered once");
 });
 
+t.test("params checks: compiled per type, and the plain loop for a field named like an Object.prototype key", async (t) => {
+  const proto = `syntax = "proto3"; package k;
+    message Odd { string constructor = 1; string user_name = 2; int32 n = 3; }
+    message Plain { string constructor_ = 1; string user_name = 2; int32 n = 3; }
+    service S { rpc Odd(Odd) returns (Odd); rpc Plain(Plain) returns (Plain); }`;
+  const { client, server } = pair({ root: parseProto(proto) });
+  for (const [method, first] of [["k.S.Odd", "constructor"], ["k.S.Plain", "constructor_"]] as const) {
+    const { res } = roundTrip(client, server, method, { [first]: "c", userName: "u", n: 5 });
+    t.same(res, { kind: "response", id: 7, result: { [first]: "c", user_name: "u", n: 5 } }, `${method}: round trip`);
+    const put = (params: unknown) => () => client.encodeRequest({ kind: "request", id: 1, method, params });
+    rejects(t, put({ [first]: 5 }), Code.INVALID_ARGUMENT, new RegExp(`: ${first}: string expected, got 5$`), `${method}: a wrong type`);
+    rejects(t, put({ userName: "a", user_name: "b" }), Code.INVALID_ARGUMENT, /: user_name: field user_name given twice$/, `${method}: both spellings`);
+    rejects(t, put({ n: 1.5 }), Code.INVALID_ARGUMENT, /: n: int32 \(an integer from -2147483648 to 2147483647\) expected, got 1\.5$/, `${method}: an int32`);
+    rejects(t, put({ toString: "x" }), Code.INVALID_ARGUMENT, /: toString: no such field in k\.(Odd|Plain)/, `${method}: an unknown key`);
+    t.same(client.encodeRequest({ kind: "request", id: 1, method, params: { [first]: null, n: undefined } }).length > 0, true, `${method}: null and undefined are unset`);
+  }
+});
+
 t.test("session bookkeeping: cancels, late replies, duplicate ids", async (t) => {
   const { client, server } = pair();
   const call = (id: number) => server.decodeRequest(client.encodeRequest({ kind: "request", id, method: "user.User.GetUser", params: { id: "1" } }));

@@ -36,8 +36,10 @@ export function preparePayload(type: Type, value: unknown): Message | null {
   if (value === undefined || value === null) return null;
   // checkMessage's output is what fromObject would make of it, so it goes to verify as is.
   const message = checkMessage(type, value) as unknown as Message;
-  const problem = type.verify(message);
-  if (problem) throw new Error(problem);
+  if (needsVerify(type)) {
+    const problem = type.verify(message);
+    if (problem) throw new Error(problem);
+  }
   return message;
 }
 
@@ -88,6 +90,34 @@ function fix(type: Type, object: Record<string, unknown>, bigint: boolean): void
       for (let i = 0; i < list.length; i++) list[i] = one(list[i]);
     } else object[field.name] = one(v);
   }
+}
+
+const verifying = new WeakMap<Type, boolean>();
+
+/**
+ * verify refuses nothing checkMessage lets through, except in two places: map keys (it wants
+ * canonical integers, no leading zeros) and oneofs (at most one member set). Types that hold
+ * neither, themselves or in any message they contain, skip it.
+ */
+function needsVerify(type: Type): boolean {
+  let answer = verifying.get(type);
+  if (answer !== undefined) return answer;
+  answer = false;
+  const seen = new Set<Type>([type]);
+  const todo: Type[] = [type];
+  for (let t = todo.pop(); t && !answer; t = todo.pop()) {
+    if (t.oneofsArray.some((o) => o.fieldsArray.length > 1)) answer = true;
+    for (const field of t.fieldsArray) {
+      if (field.map) answer = true;
+      const sub = field.resolve().resolvedType;
+      if (sub instanceof protobuf.Type && !seen.has(sub)) {
+        seen.add(sub);
+        todo.push(sub);
+      }
+    }
+  }
+  verifying.set(type, answer);
+  return answer;
 }
 
 const fixing = [new WeakMap<Type, boolean>(), new WeakMap<Type, boolean>()] as const;

@@ -317,6 +317,7 @@ t.test("params and results that do not fit their types", async (t) => {
   rejects(t, put({ tags: "a" }), Code.INVALID_ARGUMENT, /tags: array expected/, "a repeated field given a string");
   rejects(t, put({ counts: { x: 1 } }), Code.INVALID_ARGUMENT, /counts\.x: map key must be a int32/, "a map key");
   rejects(t, put({ email: "a", phone: "b" }), Code.INVALID_ARGUMENT, /contact: multiple values/, "two members of a oneof (protobufjs verify)");
+  rejects(t, put({ counts: { "007": 1 } }), Code.INVALID_ARGUMENT, /counts: integer key\{k:int32\} expected/, "a map key with leading zeros (protobufjs verify)");
   rejects(t, put({ home: "x" }), Code.INVALID_ARGUMENT, /home: t\.Address object expected/, "a message given a string");
   rejects(t, put({ userName: "a", user_name: "b" }), Code.INVALID_ARGUMENT, /given twice/, "both spellings");
   rejects(t, put(42), Code.INVALID_ARGUMENT, /\(message\): t\.Everything object expected, got 42/, "params not an object");

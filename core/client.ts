@@ -31,11 +31,8 @@ function isConnection(x: Duplex | ClientConnection): x is ClientConnection {
 /** Requests for a client- or bidi-streaming call: any iterable or async iterable. */
 export type Requests<T = unknown> = AsyncIterable<T> | Iterable<T>;
 
-/** One call's start: its context, and the cleanup that must run once it has ended. */
-interface Started {
-  ctx: CallContext;
-  /** Rejects with the deadline or abort error as soon as either happens. */
-  ended: Promise<never>;
+/** A call's deadline and abort watch; settle() disarms them once the call has ended. */
+interface Armed {
   settle(): void;
 }
 
@@ -130,41 +127,49 @@ export class Client {
       return this.#send(req, ctx) as Promise<R>;
     }
     if (signal?.aborted) return Promise.reject(abortError(method, signal.reason));
-    const started = this.#start(ctx, timeout, signal);
-    return Promise.race([this.#send(req, ctx), started.ended]).then(
-      (value) => {
-        started.settle();
-        return value as R;
-      },
-      (err: unknown) => {
-        started.settle();
-        throw RpcError.from(err);
-      },
-    );
+    return new Promise<R>((resolve, reject) => {
+      let settled = false;
+      // A deadline or an abort rejects at once, without waiting for the connection.
+      const armed = this.#arm(ctx, timeout, signal, (err) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      });
+      this.#send(req, ctx).then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          armed.settle();
+          resolve(value as R);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          settled = true;
+          armed.settle();
+          reject(RpcError.from(err));
+        },
+      );
+    });
   }
 
-  /** Arms the deadline and the caller's signal: either aborts ctx (so the transport cancels) and rejects `ended`. */
-  #start(ctx: CallContext, timeout: number | undefined, signal: AbortSignal | undefined): Started {
+  /** Arms the deadline and the caller's signal: either aborts ctx (so the transport cancels) and calls onFail. */
+  #arm(ctx: CallContext, timeout: number | undefined, signal: AbortSignal | undefined, onFail: (err: RpcError) => void): Armed {
     const method = ctx.method;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let fail!: (err: RpcError) => void;
-    const onAbort = () => fail(abortError(method, signal!.reason));
     const settle = () => {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       signal?.removeEventListener("abort", onAbort);
     };
-    const ended = new Promise<never>((_resolve, reject) => {
-      fail = (err: RpcError) => {
-        settle();
-        ctx._abort(err);
-        reject(err);
-      };
-    });
-    ended.catch(() => {});
+    const fail = (err: RpcError) => {
+      settle();
+      ctx._abort(err);
+      onFail(err);
+    };
+    const onAbort = () => fail(abortError(method, signal!.reason));
     if (timeout !== undefined) timer = setTimeout(() => fail(deadlineError(method, timeout)), timeout);
     signal?.addEventListener("abort", onAbort, { once: true });
-    return { ctx, ended, settle };
+    return { settle };
   }
 
   #streamed<R>(kind: CallKind, method: string, params: unknown, options: CallOptions): AsyncIterable<R> {
@@ -174,14 +179,17 @@ export class Client {
         const { ctx, timeout } = client.#context(method, options);
         const signal = options.signal;
         if (signal?.aborted) throw abortError(method, signal.reason);
-        const started = client.#start(ctx, timeout, signal);
+        let fail!: (err: RpcError) => void;
+        const ended = new Promise<never>((_resolve, reject) => (fail = reject));
+        ended.catch(() => {});
+        const started = client.#arm(ctx, timeout, signal, (err) => fail(err));
         let finished = false;
         try {
-          const replies = (await Promise.race([client.#send({ method, params, kind }, ctx), started.ended])) as AsyncIterable<R>;
+          const replies = (await Promise.race([client.#send({ method, params, kind }, ctx), ended])) as AsyncIterable<R>;
           const it = replies[Symbol.asyncIterator]();
           try {
             for (;;) {
-              const next = await Promise.race([it.next(), started.ended]);
+              const next = await Promise.race([it.next(), ended]);
               if (next.done) break;
               yield next.value;
             }

@@ -1,7 +1,7 @@
 // The Server: a registry of services, interceptors, and the connections and listeners it serves.
-import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { Code } from "./codes.js";
+import { debug } from "./debug.js";
 import { RpcError } from "./errors.js";
 import { compose, type Interceptor, type Next } from "./interceptor.js";
 import { Registry, isLookupFailure, type RegisterOptions } from "./registry.js";
@@ -20,8 +20,10 @@ import { parseTarget, transportFor } from "../transports/registry.js";
 import { endpointOf, listenOn, peerOf } from "../transports/tcp.js";
 import { GrpcServer } from "../transports/grpc/server.js";
 import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
-import http2 from "node:http2";
-import type tls from "node:tls";
+import net from "node:net";
+import tls from "node:tls";
+
+const NO_CODECS: ReadonlyMap<string, Codec> = new Map();
 
 export interface ServerOptions {
   /**
@@ -230,23 +232,41 @@ export class Server {
     return listener;
   }
 
+  /**
+   * grpc:// and grpcs:// ports: plain or TLS sockets whose HTTP/2 preface we read ourselves (within
+   * handshakeTimeout) before node:http2 takes them, as on a tcp:// port.
+   */
   async #listenGrpc(url: URL, options: ListenOptions): Promise<Listener> {
-    const grpc = this.#grpcServer();
-    let h2: http2.Http2Server | http2.Http2SecureServer;
+    let netServer: net.Server;
     if (url.protocol === "grpcs:") {
       if (!options.tls) throw new TypeError(`rpc: listen ${url.href}: grpcs needs options.tls with a key and certificate`);
-      h2 = http2.createSecureServer({ ...options.tls, settings: grpc.settings(), ALPNProtocols: ["h2"] });
+      netServer = tls.createServer({ ...options.tls, ALPNProtocols: ["h2"], handshakeTimeout: this.handshakeTimeout });
+      netServer.on("secureConnection", (socket: tls.TLSSocket) => {
+        // gRPC requires HTTP/2 negotiated by ALPN (PROTOCOL-HTTP2.md); http/1.1 over TLS is refused.
+        if (socket.alpnProtocol !== "h2") return void socket.destroy();
+        void this.#serveHttp2(socket);
+      });
+      netServer.on("tlsClientError", (err) => debug("grpcs: TLS handshake failed: %s", err.message));
     } else {
-      h2 = http2.createServer({ settings: grpc.settings() });
+      netServer = net.createServer({ noDelay: true }, (socket) => void this.#serveHttp2(socket));
     }
-    grpc.attach(h2);
-    const listener = await listenOn(h2, endpointOf(url), url);
+    const listener = await listenOn(netServer, endpointOf(url), url);
     if (this.#state !== "serving") {
       await listener.close();
       throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
     }
     this.#listeners.add(listener);
     return listener;
+  }
+
+  async #serveHttp2(socket: net.Socket): Promise<void> {
+    if (this.#state !== "serving") return void socket.destroy();
+    this.#handshaking.add(socket);
+    const opened = await sniffCodec(socket, { codecs: NO_CODECS, handshakeTimeout: this.handshakeTimeout, http2Only: true });
+    this.#handshaking.delete(socket);
+    if (opened !== HTTP2) return;
+    if (this.#state !== "serving") return void socket.destroy();
+    this.#grpcServer().serveSocket(socket);
   }
 
   /** Stops at once: listeners close, connections are cut, handlers see their signal abort. Idempotent. */

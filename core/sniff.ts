@@ -13,13 +13,21 @@ export interface SniffOptions {
   readonly handshakeTimeout: number;
   /** Hand connections that open with the HTTP/2 preface to gRPC. */
   readonly http2?: boolean;
+  /** HTTP/2 only (a grpc:// port): the handshake timeout runs from the start, and nothing else is accepted. */
+  readonly http2Only?: boolean;
 }
 
 /** What sniffCodec resolves with for a connection that opens with the HTTP/2 client preface. */
 export const HTTP2 = Symbol("http2");
 
-/** "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" begins with P, which neither JSON nor our preface can. */
-const HTTP2_FIRST_BYTE = 0x50;
+/** The HTTP/2 client preface begins with P, which neither JSON nor our preface can. */
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+/**
+ * Bytes an HTTP/2 client sends first: the preface and its SETTINGS frame's 9-byte header. We
+ * hold the connection until they are in, because node:http2 cannot close a session whose peer
+ * stalls inside its preface (the socket stays open until garbage collection).
+ */
+const HTTP2_OPENING = HTTP2_PREFACE.length + 9;
 
 /**
  * Waits for the first bytes: "{" (or white space) means JSON with no preface, as Go's client
@@ -32,7 +40,12 @@ const HTTP2_FIRST_BYTE = 0x50;
 export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec | typeof HTTP2 | undefined> {
   return new Promise((resolve) => {
     let reader: HelloReader | undefined;
+    let h2: Buffer[] | undefined;
+    let h2Length = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const startTimer = (what: string) => {
+      timer ??= setTimeout(() => refuse(`no complete ${what} within ${options.handshakeTimeout} ms`), options.handshakeTimeout);
+    };
     const done = (codec: Codec | typeof HTTP2 | undefined, rest?: Uint8Array) => {
       clearTimeout(timer);
       stream.removeListener("data", onData);
@@ -63,8 +76,21 @@ export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec
       stream.destroy();
     };
     const onData = (chunk: Buffer) => {
+      if (!reader && !h2 && chunk[0] === HTTP2_PREFACE[0] && (options.http2 || options.http2Only)) {
+        h2 = [];
+        startTimer("HTTP/2 preface");
+      }
+      if (h2) {
+        h2.push(chunk);
+        h2Length += chunk.length;
+        const seen = Buffer.concat(h2, h2Length);
+        const prefix = seen.subarray(0, HTTP2_PREFACE.length);
+        if (!prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length))) return refuse("a connection began like HTTP/2 but is not");
+        if (h2Length >= HTTP2_OPENING) done(HTTP2, seen);
+        return;
+      }
+      if (options.http2Only) return refuse("an HTTP/2 port got something else");
       if (!reader) {
-        if (chunk[0] === HTTP2_FIRST_BYTE && options.http2) return done(HTTP2, chunk);
         if (!opensPreface(chunk[0]!)) {
           const json = options.codecs.get("json");
           if (json) return done(json, chunk);
@@ -72,7 +98,7 @@ export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec
           return refuse(error.message, `{"id":null,"result":null,"error":${JSON.stringify(error.message)},"code":${error.code}}\n`);
         }
         reader = new HelloReader();
-        timer = setTimeout(() => refuse(`no complete preface within ${options.handshakeTimeout} ms`), options.handshakeTimeout);
+        startTimer("preface");
       }
       let hello;
       try {
@@ -89,6 +115,7 @@ export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec
       stream.write(encodeAck(ACK_OK));
       done(codec, hello.rest);
     };
+    if (options.http2Only) startTimer("HTTP/2 preface");
     stream.on("data", onData);
     stream.once("close", onClose);
     stream.on("error", onError);

@@ -153,7 +153,10 @@ class ServerCall {
   #messages: MethodMessages | undefined;
   #reader: MessageReader;
   #encoding: string | undefined;
+  /** The client accepts gzip replies; after the headers, whether they said grpc-encoding: gzip. */
   #gzipReplies = false;
+  /** Replies are a stream, whose later messages may be compressed though the first is not. */
+  #streamedOut = false;
   #headersSent = false;
   #finished = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -211,6 +214,7 @@ class ServerCall {
 
     const streamedIn = method.kind === "client" || method.kind === "bidi";
     const streamedOut = method.kind === "server" || method.kind === "bidi";
+    this.#streamedOut = streamedOut;
     let params: unknown;
     let input: Promise<unknown>;
     if (streamedIn) {
@@ -280,7 +284,8 @@ class ServerCall {
     if (this.#headersSent || this.#stream.destroyed) return;
     this.#headersSent = true;
     const ctx = this.#ctx!;
-    this.#gzipReplies &&= ctx.compressResponse ?? this.#host.compressReplies;
+    // grpc-encoding is fixed with the headers, but each message's flag says whether it is compressed.
+    this.#gzipReplies &&= this.#streamedOut || (ctx.compressResponse ?? this.#host.compressReplies);
     const headers: http2.OutgoingHttpHeaders = {
       [HTTP2_HEADER_STATUS]: 200,
       "content-type": this.#contentType,
@@ -301,7 +306,7 @@ class ServerCall {
       throw new RpcError(Code.INTERNAL, `rpc: grpc: cannot encode reply: ${(err as Error).message}`, { cause: err });
     }
     this.#sendHeaders();
-    const compressed = this.#gzipReplies && (this.#ctx!.compressResponse ?? true);
+    const compressed = this.#gzipReplies && (this.#ctx!.compressResponse ?? this.#host.compressReplies);
     if (compressed) data = compress(data);
     this.#stream.write(messageHeader(data.length, compressed));
     if (this.#stream.write(data)) return Promise.resolve();

@@ -1,36 +1,15 @@
 // A real @grpc/grpc-js client for any protobufjs service: grpc-js's generic client with
 // protobufjs doing the (de)serializing, so no generated code and no proto-loader.
 import * as grpc from "@grpc/grpc-js";
-import type { Root, Type } from "protobufjs";
+import type { Root } from "protobufjs";
+import { definitionOf } from "./grpcjs.js";
 
 /** toObject as our handlers see messages: enums by name, defaults present, oneof members named. */
 const AS_HANDLERS_SEE = { enums: String, longs: String, defaults: true, arrays: true, objects: true, oneofs: true } as const;
 
-function serialize(type: Type): (value: object) => Buffer {
-  return (value) => Buffer.from(type.encode(type.fromObject(value)).finish());
-}
-
-function deserialize(type: Type): (bytes: Buffer) => Record<string, unknown> {
-  return (bytes) => type.toObject(type.decode(bytes), AS_HANDLERS_SEE);
-}
-
 /** A grpc-js client for `service` (full name) of `root` at host:port, closed at teardown. */
 export function grpcJsClient(t: { teardown(fn: () => unknown): void }, root: Root, service: string, address: string): grpc.Client & Record<string, Function> {
-  const definition: Record<string, grpc.MethodDefinition<object, Record<string, unknown>>> = {};
-  for (const method of root.lookupService(service).methodsArray) {
-    method.resolve();
-    const request = method.resolvedRequestType!;
-    const response = method.resolvedResponseType!;
-    definition[method.name] = {
-      path: `/${service}/${method.name}`,
-      requestStream: method.requestStream === true,
-      responseStream: method.responseStream === true,
-      requestSerialize: serialize(request),
-      requestDeserialize: deserialize(request),
-      responseSerialize: serialize(response),
-      responseDeserialize: deserialize(response),
-    };
-  }
+  const definition = definitionOf(root, service, AS_HANDLERS_SEE);
   const Client = grpc.makeGenericClientConstructor(definition, service);
   const client = new Client(address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
   t.teardown(() => client.close());

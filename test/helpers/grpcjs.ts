@@ -1,7 +1,7 @@
 // @grpc/grpc-js as the real peer of our gRPC transport: its generic client and its server, with
 // protobufjs doing the (de)serializing (no generated code, no proto-loader), on 127.0.0.1 port 0.
 import * as grpc from "@grpc/grpc-js";
-import type { Root, Type } from "protobufjs";
+import type { IConversionOptions, Root, Type } from "protobufjs";
 import { parseProto } from "../../codecs/protobuf/index.js";
 
 export { grpc };
@@ -37,18 +37,18 @@ export function msgOfSize(size: number): Msg {
   return { blob: Buffer.alloc(blob, 0x61) };
 }
 
-const AS_OBJECT = { longs: String, defaults: true, arrays: true, objects: true } as const;
+const AS_OBJECT: IConversionOptions = { longs: String, defaults: true, arrays: true, objects: true };
 
 function serialize(type: Type): (value: object) => Buffer {
   return (value) => Buffer.from(type.encode(type.fromObject(value)).finish());
 }
 
-function deserialize(type: Type): (bytes: Buffer) => any {
-  return (bytes) => type.toObject(type.decode(bytes), AS_OBJECT);
+function deserialize(type: Type, asObject: IConversionOptions): (bytes: Buffer) => any {
+  return (bytes) => type.toObject(type.decode(bytes), asObject);
 }
 
-/** grpc-js's service definition of `service` in `root`. */
-export function definitionOf(root: Root, service: string): grpc.ServiceDefinition {
+/** grpc-js's service definition of `service` in `root`; messages arrive as toObject(asObject) makes them. */
+export function definitionOf(root: Root, service: string, asObject: IConversionOptions = AS_OBJECT): grpc.ServiceDefinition {
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const method of root.lookupService(service).methodsArray) {
     method.resolve();
@@ -59,9 +59,9 @@ export function definitionOf(root: Root, service: string): grpc.ServiceDefinitio
       requestStream: method.requestStream === true,
       responseStream: method.responseStream === true,
       requestSerialize: serialize(request),
-      requestDeserialize: deserialize(request),
+      requestDeserialize: deserialize(request, asObject),
       responseSerialize: serialize(response),
-      responseDeserialize: deserialize(response),
+      responseDeserialize: deserialize(response, asObject),
     };
   }
   return definition;

@@ -13,6 +13,7 @@ import { ACCEPT_ENCODING, compress, decompress } from "./compression.js";
 import { codeForHttpStatus, decodeMessage, headerValue, putMetadata, readHeaders } from "./headers.js";
 import type { MessageCodec, MethodMessages } from "./messages.js";
 import { MessageQueue } from "./queue.js";
+import { drained } from "./drain.js";
 import { encodeTimeout } from "./timeout.js";
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } = http2.constants;
@@ -262,24 +263,12 @@ class ClientCall {
     try {
       for await (const value of source) {
         if (this.#ended || this.#stream.destroyed) return;
-        if (!this.#send(value, false)) await this.#drained();
+        if (!this.#send(value, false)) await drained(this.#stream);
       }
       if (!this.#ended && !this.#stream.destroyed) this.#stream.end();
     } catch (err) {
       this.fail(RpcError.from(err, Code.CANCELLED));
     }
-  }
-
-  #drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#stream.removeListener("drain", done);
-        this.#stream.removeListener("close", done);
-        resolve();
-      };
-      this.#stream.on("drain", done);
-      this.#stream.on("close", done);
-    });
   }
 
   #onHeaders(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number, raw: string[] | undefined): void {

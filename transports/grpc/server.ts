@@ -14,6 +14,7 @@ import { ACCEPT_ENCODING, acceptsGzip, compress, decompress, isSupportedEncoding
 import { KEEP_USER_AGENT, encodeMessage, headerValue, putMetadata, readHeaders } from "./headers.js";
 import { codecNameOf, type MessageCodec, type MethodMessages } from "./messages.js";
 import { MessageQueue } from "./queue.js";
+import { drained } from "./drain.js";
 import { parseTimeout } from "./timeout.js";
 
 const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, NGHTTP2_NO_ERROR } = http2.constants;
@@ -309,16 +310,7 @@ class ServerCall {
     const compressed = this.#gzipReplies && (this.#ctx!.compressResponse ?? this.#host.compressReplies);
     if (compressed) data = compress(data);
     this.#stream.write(messageHeader(data.length, compressed));
-    if (this.#stream.write(data)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#stream.removeListener("drain", done);
-        this.#stream.removeListener("close", done);
-        resolve();
-      };
-      this.#stream.on("drain", done);
-      this.#stream.on("close", done);
-    });
+    return this.#stream.write(data) ? Promise.resolve() : drained(this.#stream);
   }
 
   async #sendOne(result: unknown): Promise<void> {

@@ -22,19 +22,23 @@ export function overrun(r: Reader, length: number): RangeError {
   return RangeError(`index out of range: ${r.pos} + ${length || 1} > ${r.len}`);
 }
 
-/** Strings this short are built in JS when they are ASCII: cheaper than a call into native code. */
-const SHORT = 4;
+/** ASCII strings up to this many bytes are built in JS: cheaper than a call into native code. */
+const SHORT = 32;
+
+/**
+ * fromAscii[n](buf, at): the n bytes at `at` as a string, by one String.fromCharCode call with n
+ * arguments (no intermediate strings, no native decoder call); the bytes must be ASCII.
+ */
+const fromAscii = Array.from(
+  { length: SHORT + 1 },
+  (_, n) => new Function("b", "at", `return String.fromCharCode(${Array.from({ length: n }, (_, i) => `b[at + ${i}]`).join(", ")});`) as (buf: Uint8Array, at: number) => string,
+);
 
 /** The UTF-8 text of buf[start, end), as Buffer's utf8Slice or TextDecoder would give it (U+FFFD for bad bytes). */
 export function utf8At(buf: Uint8Array, start: number, end: number): string {
   if (end - start <= SHORT) {
-    let s = "";
-    for (let i = start; i < end; i++) {
-      const c = buf[i]!;
-      if (c >= 0x80) return slow(buf, start, end);
-      s += String.fromCharCode(c);
-    }
-    return s;
+    for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return slow(buf, start, end);
+    return fromAscii[end - start]!(buf, start);
   }
   return slow(buf, start, end);
 }

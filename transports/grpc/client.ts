@@ -224,7 +224,10 @@ class ClientCall {
     // The server has sent everything (its status included) and it has all been read: settle now,
     // even if our side is still sending; the reset stops a request stream nobody will read.
     stream.on("end", () => {
-      if (stream.destroyed) return;
+      // Our side has ended too (every unary and server-streaming call): 'close' follows by itself.
+      // Resetting such streams would look like a rapid-reset attack, and servers (node's among
+      // them) answer a thousand of those with GOAWAY.
+      if (stream.destroyed || stream.writableEnded) return;
       this.#selfReset = true;
       // Closed by the server's RST_STREAM: node waits for our writable side to finish before
       // it emits 'close', which a blocked upload never does.

@@ -60,7 +60,7 @@ export class ProtobufSession implements CodecSession {
 
   /** The message of a whole frame from envelope.ts, remembered for the framer. */
   #body(frame: Uint8Array): Uint8Array {
-    const body = frame.subarray(HEADER);
+    const body = new Uint8Array(frame.buffer, frame.byteOffset + HEADER, frame.length - HEADER);
     this.#lastBody = body;
     this.#lastFrame = frame;
     return body;

@@ -13,7 +13,8 @@ const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
  * pass the reader down to nested messages, so one override covers a whole decode.
  */
 export function strictReader(bytes: Uint8Array): Reader {
-  const r = protobuf.Reader.create(bytes);
+  // On Node, read through a Buffer (frames from a socket already are one), so bytes fields come out as Buffers.
+  const r = protobuf.Reader.create(NodeBuffer && !(bytes instanceof NodeBuffer) ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : bytes);
   r.string = strictString;
   return r;
 }
@@ -43,10 +44,11 @@ export function utf8At(buf: Uint8Array, start: number, end: number): string {
   return slow(buf, start, end);
 }
 
+// Buffer's utf8Slice decodes in place, without the subarray TextDecoder needs; it takes any Uint8Array.
+const utf8Slice = (NodeBuffer?.prototype as unknown as { utf8Slice?: (this: Uint8Array, s: number, e: number) => string } | undefined)?.utf8Slice;
+
 function slow(buf: Uint8Array, start: number, end: number): string {
-  // Buffer's utf8Slice decodes in place, without the subarray TextDecoder needs.
-  if (NodeBuffer && buf instanceof NodeBuffer) return (buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end);
-  return decoder.decode(buf.subarray(start, end));
+  return utf8Slice ? utf8Slice.call(buf, start, end) : decoder.decode(buf.subarray(start, end));
 }
 
 /** Reader.string, refusing a length that runs past the end. */

@@ -63,3 +63,40 @@ t.test("a stream's replies are compressed message by message, as ctx.compressRes
   t.equal(encoding, "gzip", "a stream to a gzip-accepting client says grpc-encoding: gzip");
   t.same(flags, [0, 1, 0], "each message's flag follows ctx.compressResponse");
 });
+
+t.test("shutdown() waits for handlers whose callers gave up, as on tcp", async (t) => {
+  const { dial, Code } = await import("../../index.js");
+  const server = new Server();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  let returned = false;
+  server.register(
+    {
+      async Stubborn() {
+        started();
+        await released; // ignores ctx.signal on purpose
+        returned = true;
+        return "late";
+      },
+    },
+    { name: "S" },
+  );
+  t.teardown(() => server.close());
+  const { url } = await server.listen("grpc://127.0.0.1:0");
+  const client = await dial(url);
+  t.teardown(() => client.close());
+  const ac = new AbortController();
+  const call = client.call("S.Stubborn", null, { signal: ac.signal });
+  await bounded(running, 10_000, "handler start");
+  ac.abort();
+  t.equal((await call.catch((e: { code: number }) => e)).code, Code.CANCELLED, "the caller is cancelled at once");
+  let shutDown = false;
+  const stopping = server.shutdown().then(() => (shutDown = true));
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  t.equal(shutDown, false, "shutdown is still waiting for the handler");
+  release();
+  await bounded(stopping, 10_000, "shutdown");
+  t.equal(returned, true, "shutdown resolved after the handler returned");
+});

@@ -161,22 +161,27 @@ class ServerCall {
   #headersSent = false;
   #finished = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #resolveDone!: () => void;
+  #resolveClosed!: () => void;
+  #resolveHandled!: () => void;
 
   constructor(host: GrpcHost, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined, codecName: string, contentType: string, draining: boolean) {
     this.#host = host;
     this.#stream = stream;
     this.#contentType = contentType;
     this.#reader = new MessageReader(host.maxMessageSize);
-    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+    // A call is done when its stream has closed and its handler has returned (shutdown waits for both).
+    const closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
+    const handled = new Promise<void>((resolve) => (this.#resolveHandled = resolve));
+    this.done = Promise.all([closed, handled]).then(() => undefined);
     stream.on("error", (err) => debug("grpc stream error: %s", err.message));
     stream.on("close", () => {
       if (!this.#finished) this.abort(new RpcError(Code.CANCELLED, "rpc: the client cancelled the call"));
-      this.#resolveDone();
+      this.#resolveClosed();
     });
     try {
       this.#start(headers, raw, codecName, draining);
     } catch (err) {
+      this.#resolveHandled();
       this.#finish(RpcError.from(err, Code.INTERNAL));
     }
   }
@@ -244,7 +249,8 @@ class ServerCall {
     input
       .then(() => this.#host.dispatch(method, { kind: "request", id: 0, method: name, params }, ctx))
       .then((result) => (streamedOut ? this.#sendAll(result) : this.#sendOne(result)))
-      .then(() => this.#finish(undefined), (err: unknown) => this.#finish(thrown(err)));
+      .then(() => this.#finish(undefined), (err: unknown) => this.#finish(thrown(err)))
+      .finally(() => this.#resolveHandled());
   }
 
   /** Reads request messages off the stream, decompressed and decoded. */

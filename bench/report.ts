@@ -71,8 +71,8 @@ interface Ratio {
   num: string;
   den: string;
   metric: "callsPerSec" | "p50us";
-  /** Target: at concurrency `at` (or at every one measured), ratio >= min or <= max. */
-  target: { at: number | "every"; min?: number; max?: number };
+  /** Target: at concurrency `at` (or at every one measured), ratio >= min or <= max; none for a ratio that is only reported. */
+  target?: { at: number | "every"; min?: number; max?: number };
 }
 
 const RATIOS: Ratio[] = [
@@ -82,6 +82,9 @@ const RATIOS: Ratio[] = [
   { label: "calls/s netrpc tcp+json / grpc-js", num: ROW.netrpc, den: ROW.grpc, metric: "callsPerSec", target: { at: 128, min: 10 } },
   { label: "calls/s netrpc server / go server", num: ROW.netrpcServer, den: ROW.go, metric: "callsPerSec", target: { at: 128, min: 1.2 } },
   { label: "p50 netrpc tcp+json / raw-json", num: ROW.netrpc, den: ROW.rawJson, metric: "p50us", target: { at: 1, max: 1.5 } },
+  { label: "calls/s netrpc grpc (both ends) / grpc-js (both ends)", num: ROW.netrpcGrpc, den: ROW.grpc, metric: "callsPerSec" },
+  { label: "calls/s grpc-js client → netrpc server / grpc-js (both ends)", num: ROW.grpcToNetrpc, den: ROW.grpc, metric: "callsPerSec" },
+  { label: "calls/s netrpc client → grpc-js server / grpc-js (both ends)", num: ROW.netrpcToGrpc, den: ROW.grpc, metric: "callsPerSec" },
 ];
 
 export function ratiosTable(outcomes: RowOutcome[], concurrency: number[]): string {
@@ -94,6 +97,7 @@ export function ratiosTable(outcomes: RowOutcome[], concurrency: number[]): stri
   const header = ["ratio", ...concurrency.map((c) => `c=${c}`), "target", "status"];
   const bound = (x: number) => (Number.isInteger(x) && x < 10 ? x.toFixed(1) : String(x));
   const rows = RATIOS.map((r) => {
+    if (!r.target) return [r.label, ...concurrency.map((c) => times(ratio(r, c))), "—", "reported"];
     const { at, min, max } = r.target;
     const where = at === "every" ? "at every concurrency" : `at c=${at}`;
     const target = min !== undefined ? `≥ ${bound(min)}× ${where}` : `≤ ${bound(max!)}× ${where}`;

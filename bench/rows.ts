@@ -18,6 +18,9 @@ export const ROWS: readonly Row[] = [
   { id: "netrpc-server", name: "netrpc server (raw client)", server: "servers/netrpc.ts", client: "raw-json" },
   { id: "go", name: "go net/rpc/jsonrpc (raw client)", server: "go", client: "raw-json" },
   { id: "grpc", name: "@grpc/grpc-js unary", server: "servers/grpc.ts", client: "grpc" },
+  { id: "netrpc-grpc", name: "netrpc grpc+protobuf (both ends)", server: "servers/netrpc.ts", client: "netrpc-grpc" },
+  { id: "grpc-to-netrpc", name: "grpc-js client → netrpc server", server: "servers/netrpc.ts", client: "grpc" },
+  { id: "netrpc-to-grpc", name: "netrpc client → grpc-js server", server: "servers/grpc.ts", client: "netrpc-grpc" },
 ];
 
 export const ROW = {
@@ -28,4 +31,7 @@ export const ROW = {
   netrpcServer: "netrpc-server",
   go: "go",
   grpc: "grpc",
+  netrpcGrpc: "netrpc-grpc",
+  grpcToNetrpc: "grpc-to-netrpc",
+  netrpcToGrpc: "netrpc-to-grpc",
 } as const;

@@ -9,6 +9,7 @@ const clients: Record<string, () => Promise<{ connect: Connect }>> = {
   netrpc: () => import("./netrpc.js"),
   "netrpc-msgpack": async () => ({ connect: (await import("./netrpc.js")).connectMsgpack }),
   "netrpc-protobuf": async () => ({ connect: (await import("./netrpc.js")).connectProtobuf }),
+  "netrpc-grpc": async () => ({ connect: (await import("./netrpc.js")).connectGrpc }),
   grpc: () => import("./grpc.js"),
 };
 

@@ -1,4 +1,4 @@
-// Rows 3, 5 and 6's clients: our dial() over tcp with the json (Go jsonrpc), msgpack or protobuf codec.
+// Our clients: dial() over tcp with the json (Go jsonrpc), msgpack or protobuf codec, and over gRPC.
 import { dial, type Client } from "../../index.js";
 import { protobuf } from "../../codecs/protobuf/index.js";
 import { EXPECTED, EXPECTED_PROTO, METHOD, PARAMS, PROTO_FILE, PROTO_METHOD } from "../user.js";
@@ -25,4 +25,9 @@ export async function connectMsgpack(port: number): Promise<BenchClient> {
 /** user.User.GetUser over protobuf, with examples/user/user.proto. */
 export async function connectProtobuf(port: number): Promise<BenchClient> {
   return bench(await dial(`tcp://127.0.0.1:${port}`, { codec: protobuf({ proto: PROTO_FILE }) }), PROTO_METHOD, EXPECTED_PROTO);
+}
+
+/** user.User.GetUser over gRPC (HTTP/2 + protobuf); the tcp port takes the HTTP/2 preface too. */
+export async function connectGrpc(port: number): Promise<BenchClient> {
+  return bench(await dial(`grpc://127.0.0.1:${port}`, { proto: PROTO_FILE }), PROTO_METHOD, EXPECTED_PROTO);
 }

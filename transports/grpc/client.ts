@@ -8,7 +8,7 @@ import type { ClientConnection } from "../../core/connection.js";
 import type { RpcRequest } from "../../core/interceptor.js";
 import type { Metadata } from "../../core/metadata.js";
 import { DEFAULT_CONNECT_TIMEOUT } from "../../core/options.js";
-import { MessageReader, messageHeader, type GrpcMessage } from "./frames.js";
+import { MessageReader, framed, type GrpcMessage } from "./frames.js";
 import { ACCEPT_ENCODING, compress, decompress } from "./compression.js";
 import { codeForHttpStatus, decodeMessage, headerValue, putMetadata, readHeaders } from "./headers.js";
 import type { MessageCodec, MethodMessages } from "./messages.js";
@@ -252,9 +252,10 @@ class ClientCall {
     }
     const compressed = this.#ctx._client?.compress === true;
     if (compressed) data = compress(data);
-    this.#stream.write(messageHeader(data.length, compressed));
-    const more = last ? (this.#stream.end(data), true) : this.#stream.write(data);
-    return more;
+    const [first, rest] = framed(data, compressed);
+    if (rest === undefined) return last ? (this.#stream.end(first), true) : this.#stream.write(first);
+    this.#stream.write(first);
+    return last ? (this.#stream.end(rest), true) : this.#stream.write(rest);
   }
 
   async #pump(requests: unknown): Promise<void> {

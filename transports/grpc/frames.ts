@@ -9,12 +9,30 @@ export interface GrpcMessage {
 
 const HEADER = 5;
 
-/** The 5-byte prefix for a message of `length` bytes; written apart from the body, so the body is never copied. */
+/** The 5-byte prefix of a message of `length` bytes. */
 export function messageHeader(length: number, compressed: boolean): Buffer {
-  const header = Buffer.allocUnsafe(HEADER);
-  header[0] = compressed ? 1 : 0;
-  header.writeUInt32BE(length, 1);
-  return header;
+  return prefixInto(Buffer.allocUnsafe(HEADER), length, compressed);
+}
+
+function prefixInto(out: Buffer, length: number, compressed: boolean): Buffer {
+  out[0] = compressed ? 1 : 0;
+  out.writeUInt32BE(length, 1);
+  return out;
+}
+
+/** Messages up to this size are copied behind their prefix: one write, one DATA frame. */
+const COPY_LIMIT = 16 * 1024;
+
+/**
+ * A message as the chunks to write: one Buffer with the 5-byte prefix for small messages (each
+ * write becomes its own HTTP/2 DATA frame, so two writes per message cost a frame), the prefix
+ * and the untouched body for large ones (no copy of a big body).
+ */
+export function framed(data: Uint8Array, compressed: boolean): [Buffer] | [Buffer, Uint8Array] {
+  if (data.length > COPY_LIMIT) return [messageHeader(data.length, compressed), data];
+  const out = prefixInto(Buffer.allocUnsafe(HEADER + data.length), data.length, compressed);
+  out.set(data, HEADER);
+  return [out];
 }
 
 /**

@@ -9,7 +9,7 @@ import { timerDelay } from "../../core/options.js";
 import { isLookupFailure } from "../../core/registry.js";
 import type { Dispatcher } from "../../core/server-conn.js";
 import type { Metadata } from "../../core/metadata.js";
-import { MessageReader, messageHeader, type GrpcMessage } from "./frames.js";
+import { MessageReader, framed, type GrpcMessage } from "./frames.js";
 import { ACCEPT_ENCODING, acceptsGzip, compress, decompress, isSupportedEncoding } from "./compression.js";
 import { KEEP_USER_AGENT, encodeMessage, headerValue, putMetadata, readHeaders } from "./headers.js";
 import { codecNameOf, type MessageCodec, type MethodMessages } from "./messages.js";
@@ -315,8 +315,10 @@ class ServerCall {
     this.#sendHeaders();
     const compressed = this.#gzipReplies && (this.#ctx!.compressResponse ?? this.#host.compressReplies);
     if (compressed) data = compress(data);
-    this.#stream.write(messageHeader(data.length, compressed));
-    return this.#stream.write(data) ? Promise.resolve() : drained(this.#stream);
+    const [first, rest] = framed(data, compressed);
+    let more = this.#stream.write(first);
+    if (rest !== undefined) more = this.#stream.write(rest);
+    return more ? Promise.resolve() : drained(this.#stream);
   }
 
   async #sendOne(result: unknown): Promise<void> {

@@ -13,6 +13,9 @@ import { durationOption } from "./options.js";
 import { serviceProxy, type ServiceProxy } from "./service-proxy.js";
 import { json } from "../codecs/json.js";
 
+/** How close to our own deadline a peer's DEADLINE_EXCEEDED counts as our deadline passing. */
+const DEADLINE_SLACK_MS = 2;
+
 function deadlineError(method: string, timeout: number): RpcError {
   return new RpcError(Code.DEADLINE_EXCEEDED, `rpc: ${method}: deadline of ${timeout} ms exceeded`);
 }
@@ -146,7 +149,11 @@ export class Client {
           if (settled) return;
           settled = true;
           armed.settle();
-          reject(RpcError.from(err));
+          const error = RpcError.from(err);
+          // The server's timer (started from our deadline, rounded down to the ms) can beat ours by
+          // a hair; when our own deadline is up as well, report it as ours, whichever landed first.
+          const ours = timeout !== undefined && error.code === Code.DEADLINE_EXCEEDED && error.fromPeer && ctx.timeRemaining() <= DEADLINE_SLACK_MS;
+          reject(ours ? deadlineError(method, timeout!) : error);
         },
       );
     });

@@ -77,18 +77,24 @@ async function main(): Promise<void> {
 
   for (let run = 1; run <= o.runs; run++) {
     await runCodecCells(codecs, o.durationMs, o.warmupMs, (tag) => prof("client", tag), run, log);
-    for (const outcome of outcomes) {
-      if (outcome.note) continue; // skipped or failed in an earlier run
-      const tag = `${outcome.row.id}-run${run}`;
-      try {
-        const cells = await runRow(outcome.row, o, goBin, prof, tag);
-        outcome.runs.push(cells);
-        log(`[run ${run}/${o.runs}] ${outcome.row.name}: ${summary(cells)}`);
-      } catch (e) {
-        outcome.note = `failed: ${message(e)}`;
-        log(`[run ${run}/${o.runs}] ${outcome.row.name}: ${outcome.note}`);
+    // Rows take turns at each concurrency, so a change in the host's load lands on every row of
+    // a cell alike rather than on whichever rows happened to run during it.
+    const cellsOf = new Map<RowOutcome, CellResult[]>();
+    for (const c of o.concurrency) {
+      for (const outcome of outcomes) {
+        if (outcome.note) continue; // skipped or failed earlier
+        const tag = `${outcome.row.id}-c${c}-run${run}`;
+        try {
+          const cells = await runRow(outcome.row, { ...o, concurrency: [c] }, goBin, prof, tag);
+          cellsOf.set(outcome, [...(cellsOf.get(outcome) ?? []), ...cells]);
+          log(`[run ${run}/${o.runs}] ${outcome.row.name}: ${summary(cells)}`);
+        } catch (e) {
+          outcome.note = `failed: ${message(e)}`;
+          log(`[run ${run}/${o.runs}] ${outcome.row.name}: ${outcome.note}`);
+        }
       }
     }
+    for (const [outcome, cells] of cellsOf) if (!outcome.note) outcome.runs.push(cells);
   }
 
   const table = resultsTable(outcomes, o.concurrency);
@@ -99,7 +105,7 @@ async function main(): Promise<void> {
   if (rowNotes.length > 0) console.log(rowNotes.map((n) => `\n- ${n}`).join(""));
   if (profDir) {
     // One directory per process; the main thread's profile is the largest file (tsx's loader thread writes one too).
-    console.log(`\nCPU profiles: ${profDir}/<row>-run<N>-<server|client>/ and codec-<codec>-<payload>-run<N>-client/ (summarize with: npx tsx bench/prof-top.ts DIR)`);
+    console.log(`\nCPU profiles: ${profDir}/<row>-c<C>-run<N>-<server|client>/ and codec-<codec>-<payload>-run<N>-client/ (summarize with: npx tsx bench/prof-top.ts DIR)`);
   }
 
   if (o.writeResults) {

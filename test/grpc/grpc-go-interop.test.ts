@@ -5,6 +5,7 @@
 // When Go, the Debian packages or grpc-go's interop sources are missing the file is skipped with
 // the reason, except in CI (CI=true), where that is a failure.
 import t from "tap";
+import { INTEROP_CASES } from "../helpers/grpc-spec.js";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { startGoServer } from "../helpers/go.js";
@@ -14,24 +15,7 @@ import { runTs, startTs } from "../helpers/process.js";
 const CLIENT = "examples/interop/client.ts";
 const SERVER = "examples/interop/server.ts";
 
-const CASES = [
-  "empty_unary",
-  "large_unary",
-  "client_streaming",
-  "server_streaming",
-  "ping_pong",
-  "empty_stream",
-  "timeout_on_sleeping_server",
-  "cancel_after_begin",
-  "cancel_after_first_response",
-  "status_code_and_message",
-  "special_status_message",
-  "unimplemented_method",
-  "unimplemented_service",
-  "custom_metadata",
-  "client_compressed_unary",
-  "server_compressed_unary",
-] as const;
+const CASES = INTEROP_CASES;
 
 /** No single case takes more than a second or two; a hung one fails instead of hanging the file. */
 const CASE_TIMEOUT_MS = 30_000;

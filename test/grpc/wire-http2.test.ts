@@ -2,6 +2,7 @@
 // (trailers-only replies, content-types, 405/415, timeouts, truncated messages, compression),
 // and how our client reads a raw HTTP/2 server (HTTP status mapping, statuses, compression).
 import t, { type Test } from "tap";
+import { HTTP_STATUS_CODES } from "../helpers/grpc-spec.js";
 import http2 from "node:http2";
 import zlib from "node:zlib";
 import type { AddressInfo } from "node:net";
@@ -311,19 +312,7 @@ t.test("our client: a non-gRPC HTTP reply maps to a code (http-grpc-status-mappi
     stream.respond({ ":status": status, "content-type": status === 200 ? "text/html" : "text/plain" });
     stream.end(`HTTP ${status} from a proxy`);
   });
-  const table: Array<[number, Code]> = [
-    [400, Code.INTERNAL],
-    [401, Code.UNAUTHENTICATED],
-    [403, Code.PERMISSION_DENIED],
-    [404, Code.UNIMPLEMENTED],
-    [429, Code.UNAVAILABLE],
-    [431, Code.INTERNAL],
-    [500, Code.UNKNOWN],
-    [502, Code.UNAVAILABLE],
-    [503, Code.UNAVAILABLE],
-    [504, Code.UNAVAILABLE],
-    [200, Code.UNKNOWN],
-  ];
+  const table = HTTP_STATUS_CODES;
   for (const [status, code] of table) {
     const err = await rejection(client.call(U, {}, { metadata: { "x-status": String(status) } }), `HTTP ${status}`);
     t.same([err.code, err.fromPeer], [code, true], `HTTP ${status} -> ${Code[code]}`);

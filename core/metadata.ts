@@ -66,8 +66,31 @@ export function checkMetadata(value: unknown): Metadata {
   return out;
 }
 
-const toText = (v: MetadataValue): string => (typeof v === "string" ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64"));
-const toBytes = (v: string): Uint8Array => Buffer.from(v, "base64");
+// Buffer where there is one (Node: fast, native); browsers have only btoa/atob, on "binary strings".
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+
+function base64Encode(v: Uint8Array): string {
+  if (NodeBuffer) return NodeBuffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64");
+  let binary = "";
+  // In slices: spreading a large array into fromCharCode would overflow the call stack.
+  for (let i = 0; i < v.length; i += 0x8000) binary += String.fromCharCode(...v.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function base64Decode(v: string): Uint8Array {
+  if (NodeBuffer) return NodeBuffer.from(v, "base64");
+  // As lenient as Buffer: the URL-safe alphabet too, stray characters and padding ignored, and a
+  // lone trailing character (no whole byte) dropped, where atob would throw.
+  let clean = v.replace(/-/g, "+").replace(/_/g, "/").replace(/[^A-Za-z0-9+/]/g, "");
+  if (clean.length % 4 === 1) clean = clean.slice(0, -1);
+  const binary = atob(clean);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+const toText = (v: MetadataValue): string => (typeof v === "string" ? v : base64Encode(v));
+const toBytes = (v: string): Uint8Array => base64Decode(v);
 
 /** Binary values as base64 text, for codecs that carry only text. */
 export function metadataAsText(md: Metadata): TextMetadata {

@@ -212,7 +212,10 @@ if (!chromiumAvailable()) {
 
   for (const codec of ["json", "msgpack"] as const) {
     t.test(`${codec} over WebSocket from the page`, async (t) => {
-      t.same(await run("dial", codec, wsUrl), { ok: true }, "dial");
+      const dialed = await run("dial", codec, wsUrl);
+      t.same(dialed, { ok: true }, "dial");
+      // Without a connection every call below would fail the same way: one failure says it.
+      if (!dialed.ok) return;
 
       t.test("unary calls", async (t) => {
         t.same(await run("call", codec, "UserServer.GetUser", { id: "1" }), { ok: { Id: "1", Name: "bala", Phone: "13100001111" } });
@@ -269,7 +272,9 @@ if (!chromiumAvailable()) {
 
   t.test("protobuf from a JSON descriptor (no .proto files in a browser)", async (t) => {
     const descriptor = loadRoot(USER_PROTO).toJSON();
-    t.same(await run("dial", "protobuf", wsUrl, descriptor), { ok: true }, "dial");
+    const dialed = await run("dial", "protobuf", wsUrl, descriptor);
+    t.same(dialed, { ok: true }, "dial");
+    if (!dialed.ok) return;
     t.same(await run("call", "protobuf", "user.User.GetUser", { id: "2" }), { ok: { id: "2", name: "小王", phone: "13200001111" } });
     const missing = await run("call", "protobuf", "user.User.GetUser", { id: "9" });
     t.match(missing.err, { isRpcError: true, code: Code.NOT_FOUND, message: "user not found", fromPeer: true });

@@ -17,6 +17,13 @@ class Echo {
     for (const [k, v] of Object.entries(ctx.metadata)) out[k] = Array.isArray(v) ? v.map(show) : show(v);
     return out;
   }
+
+  /** A client stream: the sum of every number sent (registered as "client"). */
+  async Total(numbers: AsyncIterable<number>): Promise<number> {
+    let total = 0;
+    for await (const n of numbers) total += n;
+    return total;
+  }
 }
 const show = (v: string | Uint8Array) => (typeof v === "string" ? v : `bytes:${Buffer.from(v).toString("hex")}`);
 
@@ -84,6 +91,13 @@ window.harness = {
   async proxy(name, service, method, params) {
     try {
       return { ok: await client(name).service(service)[method](params) };
+    } catch (e) {
+      return { err: failure(e) };
+    }
+  },
+  async clientStream(name, method, requests) {
+    try {
+      return { ok: await client(name).clientStream(method, requests) };
     } catch (e) {
       return { err: failure(e) };
     }
@@ -177,7 +191,8 @@ if (!chromiumAvailable()) {
   });
 
   const server = new Server();
-  server.register(new UserServer()).register(new Arith()).register(new Slow()).register(new Echo());
+  server.register(new UserServer()).register(new Arith()).register(new Slow());
+  server.register(new Echo(), { streams: { Total: "client" } });
   server.register(new Counter(), COUNTER_STREAMS);
   server.register(new User(), { service: "user.User", proto: USER_PROTO });
   const listener = await server.listen("ws://127.0.0.1:0/rpc");
@@ -241,6 +256,11 @@ if (!chromiumAvailable()) {
       t.test("metadata, with bytes under -bin keys", async (t) => {
         const md = { "trace-bin": { bytes: [0, 1, 254, 255] }, plain: "text", many: ["a", "b"] };
         t.same(await run("call", codec, "Echo.Metadata", null, { metadata: md }), { ok: { "trace-bin": "bytes:0001feff", plain: "text", many: ["a", "b"] } });
+      });
+
+      t.test("client streaming", async (t) => {
+        t.same(await run("clientStream", codec, "Echo.Total", [1, 2, 3, 4]), { ok: 10 });
+        t.same(await run("clientStream", codec, "Echo.Total", []), { ok: 0 }, "no requests");
       });
 
       t.test("server streaming", async (t) => {

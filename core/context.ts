@@ -10,10 +10,17 @@ export interface ClientCallHooks {
 
 /** Who is on the other end of a connection. */
 export interface Peer {
-  /** "tcp", "unix", ... */
+  /** "tcp", "tls", "unix", "ws", "wss", "grpc", ... */
   readonly transport: string;
   readonly address?: string;
   readonly port?: number;
+  /**
+   * TLS transports: true when the peer's certificate was verified against the CA (mutual TLS
+   * with `requestCert`); false when it sent none or one that failed and the server let it in.
+   */
+  readonly authorized?: boolean;
+  /** TLS transports: the subject of the certificate the peer presented, e.g. `{ CN: "client" }`. */
+  readonly subject?: Readonly<Record<string, string | readonly string[]>>;
 }
 
 const NO_PEER: Peer = Object.freeze({ transport: "unknown" });

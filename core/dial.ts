@@ -15,12 +15,12 @@ export interface DialOptions extends Omit<ClientOptions, "peer"> {
   signal?: AbortSignal;
   /** .proto files for `?codec=protobuf`, and for grpc:// (where they make protobuf the codec). */
   proto?: string | readonly string[];
-  /** grpcs://: CA, client certificate and key (mutual TLS), servername, rejectUnauthorized. */
+  /** tls:// and grpcs://: CA, client certificate and key (mutual TLS), servername, rejectUnauthorized. */
   tls?: tls.ConnectionOptions;
 }
 
 /**
- * Connects to `tcp://host:port`, `unix:///path` (or a bare `host:port`), or a gRPC server at
+ * Connects to `tcp://host:port`, `tls://host:port`, `unix:///path` (or a bare `host:port`), or a gRPC server at
  * `grpc://host:port` / `grpcs://host:port`. `?codec=` in the address or `options.codec` picks
  * the codec: default JSON, except over gRPC with `proto`, where it is protobuf. Rejects with
  * UNAVAILABLE when the connection cannot be made.
@@ -38,6 +38,6 @@ export async function dial(address: string, options: DialOptions = {}): Promise<
     return new Client(conn, { ...options, codec, peer: conn.peer });
   }
   const codec = options.codec ?? codecFor(url, undefined, proto);
-  const { stream, peer } = await transportFor(url).dial(url, dialOptions);
+  const { stream, peer } = await transportFor(url).dial(url, { ...dialOptions, tls: options.tls });
   return new Client(stream, { ...options, codec, peer });
 }

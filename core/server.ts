@@ -1,14 +1,13 @@
 // The Server: a registry of services, interceptors, and the connections and listeners it serves.
 import type { Duplex } from "node:stream";
 import { Code } from "./codes.js";
-import { debug } from "./debug.js";
 import { RpcError } from "./errors.js";
 import { compose, type Interceptor, type Next } from "./interceptor.js";
 import { Registry, isLookupFailure, type RegisterOptions } from "./registry.js";
 import { ServerConnection, type Dispatcher } from "./server-conn.js";
 import type { Peer } from "./context.js";
 import type { Codec } from "./codec.js";
-import type { Listener } from "./transport.js";
+import type { Connection, Listener, ListenTlsOptions } from "./transport.js";
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, MAX_TIMER_MS, intOption } from "./options.js";
 import { HTTP2, sniffCodec } from "./sniff.js";
 import { protoService, type ProtoServiceOptions } from "./proto-service.js";
@@ -18,6 +17,7 @@ import { protobuf, type ProtobufCodec } from "../codecs/protobuf/index.js";
 import type { Root } from "protobufjs";
 import { parseTarget, transportFor } from "../transports/registry.js";
 import { endpointOf, listenOn, peerOf } from "../transports/tcp.js";
+import { closeFailedHandshake } from "../transports/tls.js";
 import { GrpcServer } from "../transports/grpc/server.js";
 import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
 import net from "node:net";
@@ -47,8 +47,11 @@ export interface ServerOptions {
 }
 
 export interface ListenOptions {
-  /** Certificates for grpcs:// (and other TLS schemes): key, cert, ca, requestCert for mutual TLS. */
-  tls?: tls.SecureContextOptions & Pick<tls.TlsOptions, "requestCert" | "rejectUnauthorized">;
+  /**
+   * Certificates for tls://, grpcs:// and wss://: key, cert; ca with requestCert (and
+   * rejectUnauthorized, the default) for mutual TLS.
+   */
+  tls?: ListenTlsOptions;
 }
 
 export interface ServeConnOptions {
@@ -210,9 +213,9 @@ export class Server {
   }
 
   /**
-   * Binds an address: tcp://127.0.0.1:1234 or unix:app.sock (every codec, and gRPC, on one port;
-   * `?codec=` limits it to one codec), grpc://host:port (gRPC over cleartext HTTP/2) or
-   * grpcs://host:port (over TLS, with `options.tls`).
+   * Binds an address: tcp://127.0.0.1:1234, tls://host:port (with `options.tls`) or unix:app.sock
+   * (every codec, and gRPC, on one port; `?codec=` limits it to one codec), grpc://host:port (gRPC
+   * over cleartext HTTP/2) or grpcs://host:port (over TLS, with `options.tls`).
    */
   async listen(address: string, options: ListenOptions = {}): Promise<Listener> {
     if (this.#state !== "serving") throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
@@ -222,7 +225,8 @@ export class Server {
     const only = url.searchParams.get("codec");
     const codec = only === null ? undefined : this.#codecs.get(only);
     if (only !== null && !codec) throw new TypeError(`rpc: listen ${address}: this server does not speak codec ${JSON.stringify(only)} (it speaks ${this.codecs().join(", ")})`);
-    const listener = await transportFor(url).listen(url, ({ stream, peer }) => void this.serveConn(stream, { ...(codec ? { codec } : {}), peer }));
+    const onConnection = ({ stream, peer }: Connection) => void this.serveConn(stream, { ...(codec ? { codec } : {}), peer });
+    const listener = await transportFor(url).listen(url, onConnection, { tls: options.tls, handshakeTimeout: this.handshakeTimeout });
     if (this.#state !== "serving") {
       // close() or shutdown() ran while we were binding.
       await listener.close();
@@ -246,7 +250,7 @@ export class Server {
         if (socket.alpnProtocol !== "h2") return void socket.destroy();
         void this.#serveHttp2(socket);
       });
-      netServer.on("tlsClientError", (err) => debug("grpcs: TLS handshake failed: %s", err.message));
+      netServer.on("tlsClientError", closeFailedHandshake);
     } else {
       netServer = net.createServer({ noDelay: true }, (socket) => void this.#serveHttp2(socket));
     }

@@ -1,6 +1,7 @@
 // Transports by URL scheme; more can be registered.
 import type { StreamTransport } from "../core/transport.js";
 import { tcp } from "./tcp.js";
+import { tlsTransport } from "./tls.js";
 
 const transports = new Map<string, StreamTransport>();
 
@@ -10,6 +11,7 @@ export function registerTransport(transport: StreamTransport): void {
 }
 
 registerTransport(tcp);
+registerTransport(tlsTransport);
 
 /** Parses a target; a bare "host:port" means tcp://host:port. */
 export function parseTarget(target: string): URL {
@@ -18,7 +20,7 @@ export function parseTarget(target: string): URL {
   try {
     url = new URL(href);
   } catch {
-    throw new TypeError(`rpc: cannot parse address ${JSON.stringify(target)} (hint: tcp://127.0.0.1:1234 or unix:app.sock)`);
+    throw new TypeError(`rpc: cannot parse address ${JSON.stringify(target)} (hint: tcp://127.0.0.1:1234, tls://localhost:1234 or unix:app.sock)`);
   }
   return url;
 }

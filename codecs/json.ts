@@ -3,6 +3,10 @@
 // Request:  {"method":"Arith.Multiply","params":[{"A":7,"B":8}],"id":0}
 // Response: {"id":0,"result":56,"error":null}  |  {"id":0,"result":null,"error":"divide by zero","code":2}
 // Cancel:   {"id":0,"cancel":true}
+// Streams:  a request with "stream":true sends its requests as {"id":0,"message":<value>}, then
+//           {"id":0,"end":true}; replies come as messages, then the response; either side grants
+//           the other more messages with {"id":0,"credit":16}. A message of undefined is
+//           {"id":0,"message":null,"void":true}.
 // Our extensions are extra members Go ignores: "timeout" (ms) and "metadata" on requests, "code"
 // on errors, "void"/"null" on results that are undefined/null (Go's client rejects "result":null,
 // so those travel as {} and the member restores them).
@@ -12,7 +16,7 @@ import { readMetadata, hasMetadata } from "../core/metadata.js";
 import { decodeUtf8 } from "../core/utf8.js";
 import { NewlineFramer } from "../core/framing/newline.js";
 import type { Codec, CodecSession, Encoded } from "../core/codec.js";
-import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../core/envelope.js";
+import type { CallId, ClientInbound, MessageEnvelope, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../core/envelope.js";
 
 /** Go's server sends these texts without a code; we give them the code a netrpc server would. */
 const GO_TEXTS: ReadonlyArray<readonly [string, Code]> = [
@@ -52,11 +56,27 @@ function invalid(id: CallId, message: string): ServerInbound {
   return { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message } };
 }
 
+/** A streaming call's message or credit, if `msg` is one. */
+function streamed(msg: Record<string, unknown>, id: CallId): MessageEnvelope | ServerInbound | undefined {
+  if ("message" in msg) return { kind: "message", id, payload: msg.void === true ? undefined : msg.message };
+  if ("credit" in msg) {
+    const credit = msg.credit;
+    if (typeof credit !== "number" || !Number.isInteger(credit) || credit < 1 || credit > 0x7fffffff) {
+      return invalid(id, "rpc: credit must be a positive integer");
+    }
+    return { kind: "credit", id, credit };
+  }
+  return undefined;
+}
+
 function decodeRequest(frame: Encoded): ServerInbound {
   const msg = parse(frame);
   const id = msg.id;
   if (!isId(id)) throw malformed("request has no usable id");
   if (msg.cancel === true) return { kind: "cancel", id };
+  if (msg.end === true) return { kind: "end", id };
+  const stream = streamed(msg, id);
+  if (stream) return stream as ServerInbound;
   const method = msg.method;
   if (typeof method !== "string") return invalid(id, "rpc: request has no method");
   // Go sends params as a one-element array; a bare value is accepted for other JSON-RPC clients.
@@ -78,11 +98,16 @@ function decodeRequest(frame: Encoded): ServerInbound {
   } catch (err) {
     return invalid(id, (err as Error).message);
   }
-  return { kind: "request", id, method, params, timeout, metadata };
+  return msg.stream === true ? { kind: "request", id, method, params, timeout, metadata, stream: true } : { kind: "request", id, method, params, timeout, metadata };
 }
 
-function decodeResponse(frame: Encoded): ResponseEnvelope {
+function decodeResponse(frame: Encoded): ClientInbound {
   const msg = parse(frame);
+  if (isId(msg.id) && ("message" in msg || "credit" in msg)) {
+    const stream = streamed(msg, msg.id);
+    if (stream?.kind === "message" || stream?.kind === "credit") return stream;
+    throw malformed("bad credit");
+  }
   const error = msg.error;
   // id null with an error: the server's last word about the connection itself.
   if (!isId(msg.id) && !(msg.id === null && typeof error === "string")) throw malformed("response has no usable id");
@@ -102,7 +127,14 @@ function encodeRequest(req: RequestEnvelope): string {
   let out = `{"method":${JSON.stringify(req.method)},"params":[${stringify(req.params ?? null, "params")}],"id":${JSON.stringify(req.id)}`;
   if (req.timeout !== undefined) out += `,"timeout":${Math.ceil(req.timeout)}`;
   if (hasMetadata(req.metadata)) out += `,"metadata":${JSON.stringify(req.metadata)}`;
+  if (req.stream) out += `,"stream":true`;
   return out + "}";
+}
+
+function encodeMessage(id: CallId, _method: string, payload: unknown): string {
+  if (payload === undefined) return `{"id":${JSON.stringify(id)},"message":null,"void":true}`;
+  const json = stringify(payload, "message");
+  return json === undefined ? `{"id":${JSON.stringify(id)},"message":null,"void":true}` : `{"id":${JSON.stringify(id)},"message":${json}}`;
 }
 
 function encodeResponse(res: ResponseEnvelope): string {
@@ -126,6 +158,9 @@ const session: CodecSession = {
   createFramer: (max) => new NewlineFramer(max),
   encodeRequest,
   encodeCancel: (id) => `{"id":${JSON.stringify(id)},"cancel":true}`,
+  encodeMessage,
+  encodeEnd: (id) => `{"id":${JSON.stringify(id)},"end":true}`,
+  encodeCredit: (id, credit) => `{"id":${JSON.stringify(id)},"credit":${credit}}`,
   encodeResponse,
   decodeRequest,
   decodeResponse,

@@ -7,6 +7,10 @@
 //   response [1, id, result]
 //   error    [2, id|null, code, message]                              id null: about the connection itself
 //   cancel   [3, id]
+//   message  [4, id, payload]                                          a streaming call's request or reply
+//   end      [5, id]                                                   the client's half-close
+//   credit   [6, id, n]                                                the sender may send n more messages
+// A request whose requests follow as messages (client and bidi streams) has a seventh element, true.
 import { Packr, Unpackr } from "msgpackr";
 import { Code, isCode } from "../core/codes.js";
 import { RpcError } from "../core/errors.js";
@@ -14,12 +18,15 @@ import { readMetadata, hasMetadata, type TextMetadata as Metadata } from "../cor
 import { LengthFramer } from "../core/framing/length.js";
 import { checkMsgpackBounds } from "./msgpack-bounds.js";
 import type { Codec, CodecSession, Encoded } from "../core/codec.js";
-import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../core/envelope.js";
+import type { CallId, ClientInbound, RequestEnvelope, ServerInbound, ResponseEnvelope } from "../core/envelope.js";
 
 const REQUEST = 0;
 const RESULT = 1;
 const ERROR = 2;
 const CANCEL = 3;
+const MESSAGE = 4;
+const END = 5;
+const CREDIT = 6;
 
 /** Record structures a peer may define on one connection; ours use at most 64. */
 export const MAX_STRUCTURES = 1024;
@@ -54,6 +61,10 @@ function metadataOf(flat: unknown): Metadata | undefined {
     md[key] = flat[i + 1];
   }
   return readMetadata(md);
+}
+
+function isCredit(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 0x7fffffff;
 }
 
 /** A record definition is the ext marker 0xd4 0x72 or 0xd5 0x72 ("r"); look before counting. */
@@ -120,7 +131,21 @@ class MsgpackSession implements CodecSession {
   }
 
   encodeRequest(req: RequestEnvelope): Uint8Array {
-    return this.#pack([REQUEST, req.id, req.method, req.params, req.timeout ?? null, flatMetadata(req.metadata)], "params");
+    const envelope = [REQUEST, req.id, req.method, req.params, req.timeout ?? null, flatMetadata(req.metadata)];
+    if (req.stream) envelope.push(true);
+    return this.#pack(envelope, "params");
+  }
+
+  encodeMessage(id: CallId, _method: string, payload: unknown): Uint8Array {
+    return this.#pack([MESSAGE, id, payload], "message");
+  }
+
+  encodeEnd(id: CallId): Uint8Array {
+    return this.#pack([END, id], "end");
+  }
+
+  encodeCredit(id: CallId, credit: number): Uint8Array {
+    return this.#pack([CREDIT, id, credit], "credit");
   }
 
   encodeCancel(id: CallId): Uint8Array {
@@ -137,6 +162,9 @@ class MsgpackSession implements CodecSession {
     if (!Array.isArray(msg) || !isId(msg[1])) throw malformed("not an envelope with an id");
     const id = msg[1];
     if (msg[0] === CANCEL) return { kind: "cancel", id };
+    if (msg[0] === MESSAGE) return { kind: "message", id, payload: msg[2] };
+    if (msg[0] === END) return { kind: "end", id };
+    if (msg[0] === CREDIT) return isCredit(msg[2]) ? { kind: "credit", id, credit: msg[2] } : { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: "rpc: credit must be a positive integer" } };
     if (msg[0] !== REQUEST || typeof msg[2] !== "string") {
       return { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: "rpc: msgpack envelope is not a request" } };
     }
@@ -150,10 +178,11 @@ class MsgpackSession implements CodecSession {
     } catch (err) {
       return { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: (err as Error).message } };
     }
-    return { kind: "request", id, method: msg[2], params: msg[3], timeout: timeout ?? undefined, metadata };
+    const request: RequestEnvelope = { kind: "request", id, method: msg[2], params: msg[3], timeout: timeout ?? undefined, metadata };
+    return msg[6] === true ? { ...request, stream: true } : request;
   }
 
-  decodeResponse(frame: Encoded): ResponseEnvelope {
+  decodeResponse(frame: Encoded): ClientInbound {
     const msg = this.#unpack(frame);
     if (!Array.isArray(msg)) throw malformed("not an envelope");
     const id = msg[1];
@@ -162,6 +191,8 @@ class MsgpackSession implements CodecSession {
       return { kind: "response", id, error: { code, message: typeof msg[3] === "string" ? msg[3] : "rpc: error without a message" } };
     }
     if (msg[0] === RESULT && isId(id)) return { kind: "response", id, result: msg[2] };
+    if (msg[0] === MESSAGE && isId(id)) return { kind: "message", id, payload: msg[2] };
+    if (msg[0] === CREDIT && isId(id) && isCredit(msg[2])) return { kind: "credit", id, credit: msg[2] };
     throw malformed("not a response");
   }
 }

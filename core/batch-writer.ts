@@ -48,9 +48,19 @@ export class BatchWriter {
     const stream = this.#stream;
     if (queue.length === 0 || stream.destroyed || stream.writableEnded) return !stream.writableNeedDrain;
     if (queue.length === 1) return stream.write(queue[0]!);
+    if (stream.writableObjectMode) return writeEach(stream, queue);
     if (allStrings) return stream.write((queue as string[]).join(""));
     return stream.write(joined(queue));
   }
+}
+
+/** A message stream (WebSocket): each chunk is one message, so they go out one by one, corked together. */
+function writeEach(stream: Duplex, queue: Encoded[]): boolean {
+  stream.cork();
+  let more = true;
+  for (const chunk of queue) more = stream.write(chunk);
+  stream.uncork();
+  return more;
 }
 
 /**

@@ -1,146 +1,203 @@
-// The client's end of a byte-stream connection: one reader, a pending map keyed by call id.
-import type { Duplex } from "node:stream";
+// The client's end of a message connection (byte stream or WebSocket): calls and streams multiplexed by id.
 import { Code } from "./codes.js";
 import { RpcError } from "./errors.js";
-import { BatchWriter } from "./batch-writer.js";
-import { ACK_OK, AckReader, encodeHello } from "./preface.js";
 import type { CallContext } from "./context.js";
 import type { CodecSession, Encoded } from "./codec.js";
-import type { Framer } from "./framing/framer.js";
 import type { RpcRequest } from "./interceptor.js";
-import type { ResponseEnvelope } from "./envelope.js";
+import { STREAM_WINDOW, type ClientInbound } from "./envelope.js";
 import { metadataAsText } from "./metadata.js";
+import { MessageQueue } from "./message-queue.js";
 import type { ClientConnection } from "./connection.js";
+import type { MessageChannel } from "./channel.js";
 
-interface Pending {
+interface Call {
+  readonly method: string;
+  readonly ctx: CallContext;
   resolve(value: unknown): void;
   reject(err: RpcError): void;
-  ctx: CallContext;
+  /** Server and bidi streams: the replies, read by the caller. */
+  replies?: MessageQueue<unknown> | undefined;
+  /** Client and bidi streams: requests we may still send before the server grants more. */
+  credit: number;
+  wakeSender?: (() => void) | undefined;
+  ended: boolean;
 }
 
 /**
- * Multiplexes calls over one stream. When the stream fails every pending call fails with one
+ * Multiplexes calls over one channel. When the channel fails every pending call fails with one
  * error: CANCELLED "client is closed" after close(), UNAVAILABLE "connection lost" otherwise.
+ * Streams follow the envelope protocol: messages by call id, the client's half-close, and
+ * credit (core/envelope.ts STREAM_WINDOW) both ways, so neither side can flood the other.
  */
 export class StreamClientConnection implements ClientConnection {
   /** Settles (never rejects) with the reason the connection ended. */
   readonly closed: Promise<RpcError>;
-  readonly #stream: Duplex;
+  readonly #channel: MessageChannel;
   readonly #codec: CodecSession;
-  readonly #framer: Framer;
-  readonly #writer: BatchWriter;
-  readonly #pending = new Map<number, Pending>();
+  readonly #calls = new Map<number, Call>();
   #nextId = 0;
-  #ack: AckReader | undefined;
   #error: RpcError | undefined;
   #resolveClosed!: (err: RpcError) => void;
 
-  /** `codecName` other than "json" makes the connection open with a preface naming it. */
-  constructor(stream: Duplex, codec: CodecSession, codecName: string, maxMessageSize: number) {
-    this.#stream = stream;
+  constructor(channel: MessageChannel, codec: CodecSession) {
+    this.#channel = channel;
     this.#codec = codec;
-    this.#framer = codec.createFramer(maxMessageSize);
-    this.#writer = new BatchWriter(stream);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    if (codecName !== "json") {
-      this.#ack = new AckReader();
-      this.#writer.write(encodeHello(codecName));
-    }
-    stream.on("data", (chunk: Buffer) => {
-      try {
-        const rest = this.#ack ? this.#readAck(chunk) : chunk;
-        if (rest && rest.length > 0) this.#framer.push(rest, this.#onFrame);
-      } catch (err) {
-        this.#fail(RpcError.from(err, Code.INTERNAL));
-      }
-    });
-    stream.on("error", (err) => this.#fail(new RpcError(Code.UNAVAILABLE, `rpc: connection lost: ${err.message}`, { cause: err })));
-    stream.on("close", () => this.#fail(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: closed by the peer")));
-    stream.on("end", () => this.#fail(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: closed by the peer")));
-    // No 'close' will come for a stream that is already gone: fail now rather than hang every call.
-    if (stream.destroyed || stream.readableEnded) this.#fail(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: the stream was already closed"));
+    channel.open({ message: this.#onFrame, closed: (err) => this.#fail(err) });
   }
 
-  /** The server's answer to our preface; returns the bytes after it once it is whole. */
-  #readAck(chunk: Uint8Array): Uint8Array | undefined {
-    const ack = this.#ack!.push(chunk);
-    if (!ack) return undefined;
-    this.#ack = undefined;
-    if (ack.value.status !== ACK_OK) throw new RpcError(Code.UNIMPLEMENTED, ack.value.message || "rpc: the server refused our codec", { fromPeer: true });
-    return ack.rest;
-  }
-
-  /** Calls waiting for a reply. */
+  /** Calls waiting for replies. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#calls.size;
   }
 
   invoke(req: RpcRequest, ctx: CallContext): Promise<unknown> {
     if (this.#error) return Promise.reject(this.#error);
-    if (req.kind !== undefined && req.kind !== "unary") {
-      return Promise.reject(new RpcError(Code.UNIMPLEMENTED, `rpc: ${req.method}: ${req.kind}-streaming calls need a grpc:// connection`));
-    }
+    const kind = req.kind ?? "unary";
+    const streamedIn = kind === "client" || kind === "bidi";
+    const streamedOut = kind === "server" || kind === "bidi";
     const id = this.#nextId++;
-    let frame;
+    let frame: Encoded;
     try {
       const timeout = ctx.deadline === undefined ? undefined : Math.max(0, ctx.deadline - Date.now());
-      frame = this.#framer.frame(this.#codec.encodeRequest({ kind: "request", id, method: req.method, params: req.params, timeout, metadata: metadataAsText(ctx.metadata) }));
+      const envelope = { kind: "request", id, method: req.method, params: streamedIn ? undefined : req.params, timeout, metadata: metadataAsText(ctx.metadata) } as const;
+      frame = this.#codec.encodeRequest(streamedIn ? { ...envelope, stream: true } : envelope);
     } catch (err) {
       return Promise.reject(RpcError.from(err, Code.INTERNAL));
     }
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, ctx });
-      if (ctx._cancellable) ctx._onAbort((reason) => {
-        // The caller gave up: forget the call and tell the server, so its handler stops too.
-        if (!this.#pending.delete(id)) return;
-        reject(RpcError.from(reason, Code.CANCELLED));
-        if (this.#error) return;
-        try {
-          this.#writer.write(this.#framer.frame(this.#codec.encodeCancel(id)));
-        } catch (err) {
-          this.#fail(RpcError.from(err, Code.INTERNAL));
-        }
-      });
-      this.#writer.write(frame);
+      const call: Call = { method: req.method, ctx, resolve, reject, credit: STREAM_WINDOW, ended: false };
+      this.#calls.set(id, call);
+      if (ctx._cancellable || kind !== "unary") ctx._onAbort((reason) => this.#cancel(id, call, RpcError.from(reason, Code.CANCELLED)));
+      this.#channel.send(frame);
+      if (streamedOut) {
+        const replies = (call.replies = new MessageQueue<unknown>(STREAM_WINDOW + 1));
+        let taken = 0;
+        replies.onTaken = () => {
+          // Credit goes back in batches of half a window: one envelope per eight replies read.
+          if (++taken < STREAM_WINDOW / 2 || call.ended) return;
+          this.#send(this.#codec.encodeCredit(id, taken));
+          taken = 0;
+        };
+        resolve(replies);
+      }
+      if (streamedIn) void this.#pump(id, call, req.params);
     });
   }
 
-  readonly #onFrame = (frame: Encoded): void => {
-    let res: ResponseEnvelope;
+  /** Sends a client or bidi stream's requests as the server's credit allows, then the half-close. */
+  async #pump(id: number, call: Call, requests: unknown): Promise<void> {
+    let it: Iterator<unknown> | AsyncIterator<unknown> | undefined;
     try {
-      res = this.#codec.decodeResponse(frame);
+      it = iteratorOf(requests, call.method);
+      for (;;) {
+        const next = await it.next();
+        if (call.ended) break;
+        if (next.done) {
+          it = undefined;
+          this.#send(this.#codec.encodeEnd(id));
+          return;
+        }
+        while (call.credit === 0 && !call.ended) await new Promise<void>((wake) => (call.wakeSender = wake));
+        if (call.ended) break;
+        call.credit--;
+        this.#send(this.#codec.encodeMessage(id, call.method, next.value, true));
+      }
     } catch (err) {
-      this.#fail(new RpcError(Code.INTERNAL, `rpc: bad response from server: ${(err as Error).message}`, { cause: err }));
+      // The caller's requests failed (or would not encode): the call ends with that, and the server hears of it.
+      const error = err instanceof RpcError ? err : new RpcError(Code.CANCELLED, `rpc: ${call.method}: the request stream failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      this.#cancel(id, call, error);
+    } finally {
+      if (it) void Promise.resolve(it.return?.()).catch(() => {});
+    }
+  }
+
+  #send(frame: Encoded): void {
+    if (!this.#error) this.#channel.send(frame);
+  }
+
+  /** The caller gave up (or its requests failed): forget the call, and tell the server, so its handler stops too. */
+  #cancel(id: number, call: Call, err: RpcError): void {
+    if (this.#calls.get(id) !== call) return;
+    this.#end(id, call, err);
+    if (this.#error) return;
+    try {
+      this.#send(this.#codec.encodeCancel(id));
+    } catch (encodeError) {
+      this.#channel.close(RpcError.from(encodeError, Code.INTERNAL));
+    }
+  }
+
+  /** Ends call `id`: with its result, or with `err`. */
+  #end(id: number, call: Call, err: RpcError | undefined, result?: unknown): void {
+    this.#calls.delete(id);
+    call.ended = true;
+    call.wakeSender?.();
+    if (err) {
+      call.replies?.fail(err);
+      call.reject(err);
+    } else if (call.replies) call.replies.end();
+    else call.resolve(result);
+  }
+
+  readonly #onFrame = (frame: Encoded): void => {
+    let msg: ClientInbound;
+    try {
+      msg = this.#codec.decodeResponse(frame);
+    } catch (err) {
+      this.#channel.close(new RpcError(Code.INTERNAL, `rpc: bad response from server: ${(err as Error).message}`, { cause: err }));
       return;
     }
-    if (res.id === null) {
-      const e = res.error ?? { code: Code.UNKNOWN, message: "rpc: server closed the connection" };
-      this.#fail(new RpcError(e.code, e.message, { fromPeer: true }));
+    if (msg.id === null) {
+      const e = (msg.kind === "response" ? msg.error : undefined) ?? { code: Code.UNKNOWN, message: "rpc: server closed the connection" };
+      this.#channel.close(new RpcError(e.code, e.message, { fromPeer: true }));
       return;
     }
-    const call = this.#pending.get(res.id as number);
-    if (!call) return; // a reply to a call we already gave up on
-    this.#pending.delete(res.id as number);
-    if (res.error) call.reject(new RpcError(res.error.code, res.error.message, { fromPeer: true }));
-    else call.resolve(res.result);
+    const id = msg.id as number;
+    const call = this.#calls.get(id);
+    if (!call) return; // for a call we already gave up on
+    switch (msg.kind) {
+      case "response":
+        if (msg.error) this.#end(id, call, new RpcError(msg.error.code, msg.error.message, { fromPeer: true }));
+        else this.#end(id, call, undefined, msg.result);
+        return;
+      case "message":
+        if (msg.error) return this.#cancel(id, call, new RpcError(msg.error.code, msg.error.message));
+        if (!call.replies) return this.#cancel(id, call, new RpcError(Code.INTERNAL, `rpc: ${call.method} streams its replies; call it with serverStream() or bidiStream()`));
+        if (call.replies.size >= STREAM_WINDOW) return this.#cancel(id, call, new RpcError(Code.RESOURCE_EXHAUSTED, `rpc: ${call.method}: the server sent past its flow-control window`));
+        call.replies.push(msg.payload);
+        return;
+      case "credit":
+        call.credit += msg.credit;
+        call.wakeSender?.();
+        call.wakeSender = undefined;
+        return;
+    }
   };
 
   /** Closes by the user's choice; pending calls fail with CANCELLED. Idempotent. */
   close(): void {
-    this.#fail(new RpcError(Code.CANCELLED, "rpc: client is closed"));
+    this.#channel.close(new RpcError(Code.CANCELLED, "rpc: client is closed"));
   }
 
   #fail(err: RpcError): void {
     if (this.#error) return;
     this.#error = err;
-    this.#writer.flush();
-    this.#stream.destroy();
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const call of pending) {
+    const calls = [...this.#calls];
+    for (const [id, call] of calls) {
+      this.#end(id, call, err);
       call.ctx._abort(err);
-      call.reject(err);
     }
     this.#resolveClosed(err);
   }
+}
+
+/** The iterator of a client stream's requests: any iterable or async iterable. */
+function iteratorOf(requests: unknown, method: string): Iterator<unknown> | AsyncIterator<unknown> {
+  const source = requests as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null | undefined;
+  const asyncIterator = source?.[Symbol.asyncIterator];
+  if (typeof asyncIterator === "function") return asyncIterator.call(source);
+  const iterator = source?.[Symbol.iterator];
+  if (typeof iterator === "function") return iterator.call(source);
+  throw new RpcError(Code.INVALID_ARGUMENT, `rpc: ${method}: requests must be an iterable or async iterable`);
 }

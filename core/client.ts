@@ -6,6 +6,7 @@ import { CallContext, type Peer } from "./context.js";
 import { compose, type Next, type RpcRequest } from "./interceptor.js";
 import { checkMetadata, type Metadata } from "./metadata.js";
 import { StreamClientConnection } from "./client-conn.js";
+import { DuplexChannel } from "./duplex-channel.js";
 import type { ClientConnection } from "./connection.js";
 import type { CallKind } from "./registry.js";
 import { checkClientOptions, type CallOptions, type ClientOptions } from "./call-options.js";
@@ -56,7 +57,11 @@ export class Client {
     this.#timeout = options.timeout;
     this.peer = options.peer;
     const codec = options.codec ?? json;
-    this.#conn = isConnection(transport) ? transport : new StreamClientConnection(transport, codec.fork(), codec.name, max);
+    if (isConnection(transport)) this.#conn = transport;
+    else {
+      const session = codec.fork();
+      this.#conn = new StreamClientConnection(new DuplexChannel(transport, session, codec.name, max), session);
+    }
     this.closed = this.#conn.closed;
     const interceptors = [...(options.interceptors ?? [])];
     const send: Next = (req, ctx) => this.#conn.invoke(req, ctx);

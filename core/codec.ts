@@ -1,6 +1,6 @@
 // The codec seam: values <-> bytes for one connection, on stream transports (TCP, unix, WebSocket).
 import type { Framer } from "./framing/framer.js";
-import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound } from "./envelope.js";
+import type { CallId, ClientInbound, RequestEnvelope, ResponseEnvelope, ServerInbound } from "./envelope.js";
 
 /** An encoded message body: strings stay strings until the socket, which saves a copy for JSON. */
 export type Encoded = string | Uint8Array;
@@ -22,11 +22,17 @@ export interface CodecSession {
   encodeRequest(req: RequestEnvelope): Encoded;
   encodeCancel(id: CallId): Encoded;
   encodeResponse(res: ResponseEnvelope): Encoded;
+  /** One message of streaming call `id` to `method`: a request when `request` is true, else a reply. */
+  encodeMessage(id: CallId, method: string, payload: unknown, request: boolean): Encoded;
+  /** The client's half-close of call `id`. */
+  encodeEnd(id: CallId): Encoded;
+  /** Grants the peer `credit` more messages on call `id`. */
+  encodeCredit(id: CallId, credit: number): Encoded;
   /**
    * Server side. Returns "invalid" (with an error to send back) for a frame whose id could be
    * read; throws an RpcError when even the id cannot be read, which closes the connection.
    */
   decodeRequest(frame: Encoded): ServerInbound;
-  /** Client side. Throws an RpcError for a frame that is not a response. */
-  decodeResponse(frame: Encoded): ResponseEnvelope;
+  /** Client side. Throws an RpcError for a frame that is not a response, message or credit. */
+  decodeResponse(frame: Encoded): ClientInbound;
 }

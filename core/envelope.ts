@@ -13,6 +13,30 @@ export interface RequestEnvelope {
   /** Milliseconds the caller will wait, counted from when it sent the request. */
   readonly timeout?: number | undefined;
   readonly metadata?: TextMetadata | undefined;
+  /** The requests follow as "message" envelopes, then an "end" (client- and bidi-streaming calls). */
+  readonly stream?: boolean | undefined;
+}
+
+/** One message of a streaming call: a request (client to server) or a reply (server to client). */
+export interface MessageEnvelope {
+  readonly kind: "message";
+  readonly id: CallId;
+  readonly payload: unknown;
+  /** The payload did not decode: the call fails with this, the connection goes on. */
+  readonly error?: WireError | undefined;
+}
+
+/** The client has sent its last request of call `id` (half-close). */
+export interface EndEnvelope {
+  readonly kind: "end";
+  readonly id: CallId;
+}
+
+/** The receiver of call `id`'s messages has taken `credit` more: the sender may send that many more. */
+export interface CreditEnvelope {
+  readonly kind: "credit";
+  readonly id: CallId;
+  readonly credit: number;
 }
 
 /** The caller gave up on call `id` (abort or deadline): the handler's signal should fire. */
@@ -41,4 +65,13 @@ export interface InvalidEnvelope {
   readonly error: WireError;
 }
 
-export type ServerInbound = RequestEnvelope | CancelEnvelope | InvalidEnvelope;
+export type ServerInbound = RequestEnvelope | CancelEnvelope | InvalidEnvelope | MessageEnvelope | EndEnvelope | CreditEnvelope;
+
+export type ClientInbound = ResponseEnvelope | MessageEnvelope | CreditEnvelope;
+
+/**
+ * Messages of one direction a stream may have in flight before the receiver grants more: the
+ * sender starts with this much credit per call, and the receiver returns credit as its reader
+ * takes messages, so a fast sender can never fill a slow reader's memory.
+ */
+export const STREAM_WINDOW = 16;

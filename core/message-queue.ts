@@ -15,6 +15,8 @@ export class MessageQueue<T> implements AsyncIterable<T> {
   #iterated = false;
   onDrain: (() => void) | undefined;
   onReturn: (() => void) | undefined;
+  /** Runs each time the consumer takes a message: where credit-based flow control grants more. */
+  onTaken: (() => void) | undefined;
 
   constructor(highWater = 16) {
     this.#highWater = highWater;
@@ -30,6 +32,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     if (waiter) {
       this.#waiter = undefined;
       waiter.resolve({ value: item, done: false });
+      this.onTaken?.();
       return true;
     }
     this.#items.push(item);
@@ -62,6 +65,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
   #next(): Promise<IteratorResult<T>> {
     if (this.#items.length > 0) {
       const value = this.#items.shift()!;
+      this.onTaken?.();
       if (this.#items.length === this.#highWater - 1 || this.#items.length === 0) this.onDrain?.();
       return Promise.resolve({ value, done: false });
     }

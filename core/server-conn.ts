@@ -7,8 +7,10 @@ import { BatchWriter } from "./batch-writer.js";
 import { debug } from "./debug.js";
 import { timerDelay } from "./options.js";
 import type { CodecSession, Encoded } from "./codec.js";
-import type { CallId, RequestEnvelope, ServerInbound } from "./envelope.js";
+import { STREAM_WINDOW, type CallId, type RequestEnvelope, type ServerInbound } from "./envelope.js";
 import type { Framer } from "./framing/framer.js";
+import { MessageFramer } from "./framing/message.js";
+import { ServerStream, isIterable } from "./server-stream.js";
 import { metadataFromText, type Metadata } from "./metadata.js";
 import { isLookupFailure, type LookupFailure, type Method } from "./registry.js";
 
@@ -49,6 +51,8 @@ export class ServerConnection {
   /** Calls still owed a reply, by id; the context tells a reused id's new call from the old one. */
   readonly #inflight = new Map<CallId, CallContext>();
   readonly #timers = new Map<CallId, ReturnType<typeof setTimeout>>();
+  /** Streaming calls still owed a reply, by id: their request queue and reply credit. */
+  readonly #streams = new Map<CallId, ServerStream>();
   /** Handlers that have not returned, answered or not: a cancelled handler still holds its slot. */
   #running = 0;
   /** Frames read while the peer was not reading our replies, handled once it drains. */
@@ -70,7 +74,8 @@ export class ServerConnection {
     this.#stream = stream;
     this.#codec = codec;
     this.peer = peer;
-    this.#framer = codec.createFramer(server.maxMessageSize);
+    // An objectMode stream (a WebSocket) carries whole messages: no framing, only the limit.
+    this.#framer = stream.readableObjectMode ? new MessageFramer(server.maxMessageSize) : codec.createFramer(server.maxMessageSize);
     this.#writer = new BatchWriter(stream);
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     // A peer that half-closes after its last request still gets the replies (Duplex documents this as settable).
@@ -124,7 +129,7 @@ export class ServerConnection {
 
   readonly #onData = (chunk: Buffer | string): void => {
     try {
-      this.#framer.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk, this.#onFrame);
+      this.#framer.push(typeof chunk === "string" && !this.#stream.readableObjectMode ? Buffer.from(chunk) : (chunk as Buffer), this.#onFrame);
     } catch (err) {
       this.#fail(RpcError.from(err, Code.INTERNAL));
     }
@@ -196,9 +201,24 @@ export class ServerConnection {
         if (ctx) this.#failCall(msg.id, ctx, new RpcError(Code.CANCELLED, "rpc: call cancelled by the client"), false);
         return;
       }
-      case "invalid":
-        this.#reply(msg.id, undefined, new RpcError(msg.error.code, msg.error.message));
+      case "invalid": {
+        // A bad message of an open stream fails that call; otherwise the frame was a bad request.
+        const ctx = this.#streams.has(msg.id) ? this.#inflight.get(msg.id) : undefined;
+        if (ctx) this.#failCall(msg.id, ctx, new RpcError(msg.error.code, msg.error.message), true);
+        else this.#reply(msg.id, undefined, new RpcError(msg.error.code, msg.error.message));
         return;
+      }
+      case "message":
+      case "end":
+      case "credit": {
+        // Envelopes for a call that has ended (cancelled, timed out, answered) are dropped.
+        const stream = this.#streams.get(msg.id);
+        const ctx = this.#inflight.get(msg.id);
+        if (!stream || !ctx) return;
+        const problem = msg.kind === "message" ? stream.request(msg.payload) : msg.kind === "end" ? stream.end() : stream.grant(msg.credit);
+        if (problem) this.#failCall(msg.id, ctx, problem, true);
+        return;
+      }
     }
   }
 
@@ -213,8 +233,9 @@ export class ServerConnection {
     }
     const method = this.#server.resolve(req.method);
     if (isLookupFailure(method)) return this.#reply(id, undefined, new RpcError(Code.UNIMPLEMENTED, method.message));
-    if (method.kind !== "unary") {
-      return this.#reply(id, undefined, new RpcError(Code.UNIMPLEMENTED, `rpc: ${method.name} is a ${method.kind}-streaming method; call it over grpc://`));
+    const streamedIn = method.kind === "client" || method.kind === "bidi";
+    if (req.stream && !streamedIn) {
+      return this.#reply(id, undefined, new RpcError(Code.UNIMPLEMENTED, `rpc: ${method.name} takes one request, not a stream (it is a ${method.kind === "unary" ? "unary" : "server-streaming"} method)`));
     }
 
     const deadline = req.timeout === undefined ? undefined : Date.now() + req.timeout;
@@ -227,6 +248,7 @@ export class ServerConnection {
       const timer = setTimeout(() => this.#failCall(id, ctx, new RpcError(Code.DEADLINE_EXCEEDED, `rpc: deadline of ${ms} ms exceeded`), true), timerDelay(ms));
       this.#timers.set(id, timer);
     }
+    if (method.kind !== "unary") return this.#onStream(method, req, ctx, streamedIn);
     try {
       const result = this.#server.dispatch(method, req, ctx);
       if (result instanceof Promise) {
@@ -239,6 +261,85 @@ export class ServerConnection {
       }
     } catch (err) {
       this.#threw(id, ctx, err);
+    }
+  }
+
+  /** A streaming call: requests from "message" envelopes, replies sent as the client's credit allows. */
+  #onStream(method: Method, req: RequestEnvelope, ctx: CallContext, streamedIn: boolean): void {
+    const { id } = req;
+    const streamedOut = method.kind === "server" || method.kind === "bidi";
+    const stream = new ServerStream(ctx, STREAM_WINDOW);
+    this.#streams.set(id, stream);
+    let params = req.params;
+    if (streamedIn) {
+      const requests = stream.openRequests((credit) => this.#send(id, ctx, () => this.#codec.encodeCredit(id, credit)));
+      // A plain request to a client-streaming method is a stream of that one request.
+      if (!req.stream) {
+        stream.request(req.params);
+        stream.end();
+      }
+      params = requests;
+    }
+    Promise.resolve()
+      .then(() => this.#server.dispatch(method, { ...req, params }, ctx))
+      .then((result) => (streamedOut ? this.#sendAll(id, ctx, stream, result) : result))
+      .then((value) => this.#returned(id, ctx, streamedOut ? undefined : value), (err: unknown) => this.#threw(id, ctx, err))
+      .finally(() => {
+        if (this.#streams.get(id) === stream) this.#streams.delete(id);
+      });
+  }
+
+  /** Sends a handler's replies, each when the client has credit for it and the socket is not backed up. */
+  async #sendAll(id: CallId, ctx: CallContext, stream: ServerStream, result: unknown): Promise<void> {
+    if (!isIterable(result)) throw new RpcError(Code.INTERNAL, `rpc: ${ctx.method} streams its replies but its handler returned no iterable`);
+    const it = Symbol.asyncIterator in result ? result[Symbol.asyncIterator]() : result[Symbol.iterator]();
+    let done = false;
+    try {
+      for (;;) {
+        const next = await it.next();
+        if (next.done) {
+          done = true;
+          return;
+        }
+        if (!(await stream.sendable())) return;
+        if (this.#congested()) await this.#drained();
+        if (this.#inflight.get(id) !== ctx) return;
+        let frame: Encoded;
+        try {
+          frame = this.#codec.encodeMessage(id, ctx.method, next.value, false);
+        } catch (err) {
+          throw RpcError.from(err, Code.INTERNAL);
+        }
+        stream.sent();
+        this.#writer.write(this.#framer.frame(frame));
+      }
+    } finally {
+      if (!done) await it.return?.();
+    }
+  }
+
+  /** Resolves once the socket has taken our queued bytes (or closed). */
+  #drained(): Promise<void> {
+    this.#writer.flush();
+    if (!this.#congested() || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#stream.removeListener("drain", done);
+        this.#stream.removeListener("close", done);
+        resolve();
+      };
+      this.#stream.once("drain", done);
+      this.#stream.once("close", done);
+    });
+  }
+
+  /** Writes an envelope for call `id` while it is still owed a reply. */
+  #send(id: CallId, ctx: CallContext, encode: () => Encoded): void {
+    if (this.#closed || this.#inflight.get(id) !== ctx) return;
+    try {
+      this.#writer.write(this.#framer.frame(encode()));
+    } catch (err) {
+      this.#failCall(id, ctx, RpcError.from(err, Code.INTERNAL), true);
     }
   }
 

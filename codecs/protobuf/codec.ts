@@ -3,10 +3,10 @@ import { Code, isCode } from "../../core/codes.js";
 import { RpcError } from "../../core/errors.js";
 import { LengthFramer } from "../../core/framing/length.js";
 import type { CodecSession, Encoded } from "../../core/codec.js";
-import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound, WireError } from "../../core/envelope.js";
+import type { CallId, ClientInbound, RequestEnvelope, ResponseEnvelope, ServerInbound, WireError } from "../../core/envelope.js";
 import type { MethodDescriptor, MethodTable } from "./descriptors.js";
 import type { Message } from "protobufjs";
-import { checkId, malformed, MethodNames, readRequest, readResponse, writeCancel, writeRequest, writeResponse, writeResult } from "./envelope.js";
+import { checkId, malformed, MethodNames, readRequest, readResponse, writeCancel, writeCredit, writeEnd, writeRequest, writeResponse, writeResult, writeStreamMessage } from "./envelope.js";
 import { decodePayloadAt, preparePayload, type Longs } from "./payload.js";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -79,14 +79,15 @@ export class ProtobufSession implements CodecSession {
       sent = this.#sent = { method: req.method, md, name };
     }
     const { md, name } = sent;
-    refuseStreaming(md);
-    let payload: Message | null;
-    try {
-      payload = preparePayload(md.requestType, req.params);
-    } catch (err) {
-      throw new RpcError(Code.INVALID_ARGUMENT, `rpc: protobuf: bad params for ${md.name}: ${detail(err)}`, { cause: err });
+    let payload: Message | null = null;
+    if (!req.stream) {
+      try {
+        payload = preparePayload(md.requestType, req.params);
+      } catch (err) {
+        throw new RpcError(Code.INVALID_ARGUMENT, `rpc: protobuf: bad params for ${md.name}: ${detail(err)}`, { cause: err });
+      }
     }
-    const frame = writeRequest(id, name, req.timeout, req.metadata, md.requestType, payload);
+    const frame = writeRequest(id, name, req.timeout, req.metadata, md.requestType, payload, req.stream === true);
     this.#awaiting.set(id, md);
     return this.#body(frame);
   }
@@ -95,6 +96,32 @@ export class ProtobufSession implements CodecSession {
     const n = checkId(id);
     this.#awaiting.delete(n);
     return this.#body(writeCancel(n));
+  }
+
+  /** A request (client) or reply (server) of streaming call `id`, as the call's request or response type. */
+  encodeMessage(id: CallId, method: string, value: unknown, request: boolean): Uint8Array {
+    const n = checkId(id);
+    const md = (request ? this.#awaiting : this.#serving).get(n);
+    if (!md) throw new RpcError(Code.INTERNAL, `rpc: protobuf: no call ${n} to ${method} is open`);
+    const type = request ? md.requestType : md.responseType;
+    let payload: Message | null;
+    try {
+      payload = preparePayload(type, value);
+    } catch (err) {
+      const what = request ? `bad request for ${md.name}` : `cannot encode a reply of ${md.name}`;
+      throw new RpcError(request ? Code.INVALID_ARGUMENT : Code.INTERNAL, `rpc: protobuf: ${what}: ${detail(err)}`, { cause: err });
+    }
+    return this.#body(writeStreamMessage(n, type, payload, request));
+  }
+
+  encodeEnd(id: CallId): Uint8Array {
+    return this.#body(writeEnd(checkId(id)));
+  }
+
+  /** Credit goes the other way from the messages it answers: the client grants replies, the server requests. */
+  encodeCredit(id: CallId, credit: number): Uint8Array {
+    const n = checkId(id);
+    return this.#body(writeCredit(n, credit, this.#awaiting.has(n)));
   }
 
   /**
@@ -127,8 +154,21 @@ export class ProtobufSession implements CodecSession {
         this.#serving.delete(wire.id);
         this.#repeats.delete(wire.id);
         return wire;
+      case "end":
+      case "credit":
+        return wire;
       case "bad":
         return invalid(wire.id, Code.INVALID_ARGUMENT, wire.message);
+      case "message": {
+        const md = this.#serving.get(wire.id);
+        // A message for a call that has ended is dropped by the connection; nothing to decode it as.
+        if (!md) return { kind: "message", id: wire.id, payload: undefined };
+        try {
+          return { kind: "message", id: wire.id, payload: decodePayloadAt(md.requestType, wire.reader, wire.payloadAt, wire.payloadLength, this.#longs) };
+        } catch (err) {
+          return invalid(wire.id, Code.INVALID_ARGUMENT, `rpc: malformed protobuf message: ${md.requestType.fullName.slice(1)}: ${detail(err)}`);
+        }
+      }
     }
     const { id, method } = wire;
     if (method === "") return invalid(id, Code.INVALID_ARGUMENT, "rpc: request has no method");
@@ -136,17 +176,18 @@ export class ProtobufSession implements CodecSession {
     if (!md) return invalid(id, Code.UNIMPLEMENTED, `rpc: protobuf: no descriptor for method ${method}`);
     this.#lastName = method;
     this.#lastMd = md;
-    if (md.requestStream || md.responseStream) return invalid(id, Code.UNIMPLEMENTED, streamingText(md));
     let params: unknown;
-    try {
-      params = decodePayloadAt(md.requestType, wire.reader, wire.payloadAt, wire.payloadLength, this.#longs);
-    } catch (err) {
-      return invalid(id, Code.INVALID_ARGUMENT, `rpc: malformed protobuf message: ${md.requestType.fullName.slice(1)}: ${detail(err)}`);
+    if (!wire.stream) {
+      try {
+        params = decodePayloadAt(md.requestType, wire.reader, wire.payloadAt, wire.payloadLength, this.#longs);
+      } catch (err) {
+        return invalid(id, Code.INVALID_ARGUMENT, `rpc: malformed protobuf message: ${md.requestType.fullName.slice(1)}: ${detail(err)}`);
+      }
     }
     // A second request under an id still in flight is answered with an error at once; the first keeps the entry.
     if (this.#serving.has(id)) this.#repeats.set(id, (this.#repeats.get(id) ?? 0) + 1);
     else this.#serving.set(id, md);
-    return { kind: "request", id, method, params, timeout: wire.timeout, metadata: wire.metadata };
+    return wire.stream ? { kind: "request", id, method, params, timeout: wire.timeout, metadata: wire.metadata, stream: true } : { kind: "request", id, method, params, timeout: wire.timeout, metadata: wire.metadata };
   }
 
   /**
@@ -154,12 +195,23 @@ export class ProtobufSession implements CodecSession {
    * fails only its own call, with INTERNAL (as gRPC does). A result for a call we no longer
    * await (we cancelled it) comes back as `result: undefined` for the client to drop.
    */
-  decodeResponse(frame: Encoded): ResponseEnvelope {
+  decodeResponse(frame: Encoded): ClientInbound {
     const wire = readResponse(bytesOf(frame));
     if (wire.id === null) {
       return { kind: "response", id: null, error: { code: peerCode(wire.code), message: wire.message || "rpc: the server closed the connection" } };
     }
     const id = wire.id;
+    if (wire.credit > 0) return { kind: "credit", id, credit: wire.credit };
+    if (wire.streamed) {
+      const md = this.#awaiting.get(id);
+      if (!md) return { kind: "message", id, payload: undefined };
+      try {
+        return { kind: "message", id, payload: decodePayloadAt(md.responseType, wire.reader, wire.payloadAt, wire.payloadLength, this.#longs) };
+      } catch (err) {
+        // A reply that does not decode fails its own call (INTERNAL, as gRPC), not the connection.
+        return { kind: "message", id, payload: undefined, error: { code: Code.INTERNAL, message: `rpc: malformed protobuf message: ${md.responseType.fullName.slice(1)}: ${detail(err)}` } };
+      }
+    }
     const md = this.#awaiting.get(id);
     this.#awaiting.delete(id);
     if (wire.code !== 0) return { kind: "response", id, error: { code: peerCode(wire.code), message: wire.message } };
@@ -194,14 +246,6 @@ class PrefixedFramer extends LengthFramer {
   override frame(body: Encoded): Encoded {
     return (typeof body !== "string" && this.#framed(body)) || super.frame(body);
   }
-}
-
-function refuseStreaming(md: MethodDescriptor): void {
-  if (md.requestStream || md.responseStream) throw new RpcError(Code.UNIMPLEMENTED, streamingText(md));
-}
-
-function streamingText(md: MethodDescriptor): string {
-  return `rpc: protobuf: ${md.name} is a streaming rpc; netrpc calls are unary`;
 }
 
 function invalid(id: number, code: Code, message: string): ServerInbound {

@@ -16,7 +16,8 @@ import type { Type, Message } from "protobufjs";
 export const ENVELOPE_PROTO = `syntax = "proto3";
 package netrpc;
 
-// client -> server: a call, or (cancel = true) the caller giving up on call id.
+// client -> server: a call, or (cancel = true) the caller giving up on call id; on streaming
+// calls also one more request (streamed = true), the half-close (end = true), or credit.
 message Request {
   uint64 id = 1;                      // our client counts from 0, so id 0 is a real call
   string method = 2;                  // "user.User.GetUser"
@@ -24,6 +25,10 @@ message Request {
   repeated MetadataEntry metadata = 4;
   bytes payload = 5;                  // the params, encoded as the rpc's request type
   bool cancel = 6;                    // true: abort call id; no other field is read
+  bool stream = 7;                    // in a call: its requests follow as messages, then an end
+  bool streamed = 8;                  // true: payload is one more request of call id
+  bool end = 9;                       // true: the client has sent its last request of call id
+  uint32 credit = 10;                 // > 0: the server may send this many more replies on call id
 }
 
 message MetadataEntry {
@@ -33,20 +38,24 @@ message MetadataEntry {
 }
 
 // server -> client: the outcome of call id, or (connection_error = true) the server's last
-// word about the connection itself before it closes (JSON's "id": null).
+// word about the connection itself before it closes (JSON's "id": null); on streaming calls
+// also one reply (streamed = true; the call goes on) or credit.
 message Response {
   uint64 id = 1;
   uint32 code = 2;                    // gRPC status code; 0 OK: payload is the result
   string message = 3;                 // the error text when code != 0
   bytes payload = 4;                  // the result, encoded as the rpc's response type
   bool connection_error = 5;          // true: id means nothing; an error (code != 0) follows
+  bool streamed = 6;                  // true: payload is one reply of call id; more may follow
+  uint32 credit = 7;                  // > 0: the client may send this many more requests on call id
 }
 `;
 
 // Tags: field number << 3 | wire type (0 varint, 2 length-delimited).
 const REQ_ID = 0x08, REQ_METHOD = 0x12, REQ_TIMEOUT = 0x18, REQ_METADATA = 0x22, REQ_PAYLOAD = 0x2a, REQ_CANCEL = 0x30;
+const REQ_STREAM = 0x38, REQ_MESSAGE = 0x40, REQ_END = 0x48, REQ_CREDIT = 0x50;
 const MD_KEY = 0x0a, MD_VALUES = 0x12, MD_LIST = 0x18;
-const RES_ID = 0x08, RES_CODE = 0x10, RES_MESSAGE = 0x1a, RES_PAYLOAD = 0x22, RES_CONNECTION = 0x28;
+const RES_ID = 0x08, RES_CODE = 0x10, RES_MESSAGE = 0x1a, RES_PAYLOAD = 0x22, RES_CONNECTION = 0x28, RES_STREAMED = 0x30, RES_CREDIT = 0x38;
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 const MAX_U32 = 0xffffffff;
@@ -74,6 +83,13 @@ export interface WireRequest extends WirePayload {
   readonly method: string;
   readonly timeout: number | undefined;
   readonly metadata: Metadata | undefined;
+  readonly stream: boolean;
+}
+
+/** One more request of a streaming call; the payload is still the request type's bytes. */
+export interface WireMessage extends WirePayload {
+  readonly kind: "message";
+  readonly id: number;
 }
 
 /** A frame that showed its id but nothing usable after it: answer `id` with `message`. */
@@ -89,6 +105,9 @@ export interface WireResponse extends WirePayload {
   readonly id: number | null;
   readonly code: number;
   readonly message: string;
+  /** A streaming call's reply (the call goes on), or credit (> 0), rather than its outcome. */
+  readonly streamed: boolean;
+  readonly credit: number;
 }
 
 /**
@@ -136,7 +155,7 @@ const MAX_CACHED_NAME = 256;
 // The writers return whole frames: the u32 big-endian length prefix, then the message.
 
 /** Writes a Request. `timeout` in ms (rounded up, capped at 2^32-1); `metadata` is checked first. */
-export function writeRequest(id: number, method: string | Uint8Array, timeout: number | undefined, metadata: Metadata | undefined, type: Type, payload: Message | null): Uint8Array {
+export function writeRequest(id: number, method: string | Uint8Array, timeout: number | undefined, metadata: Metadata | undefined, type: Type, payload: Message | null, stream = false): Uint8Array {
   const md = hasMetadata(metadata) ? readMetadata(metadata) : undefined;
   checkId(id);
   const ms = timeout === undefined ? undefined : timeoutMs(timeout);
@@ -161,6 +180,7 @@ export function writeRequest(id: number, method: string | Uint8Array, timeout: n
       }
     }
     if (payload !== null) w.message(REQ_PAYLOAD, type, payload);
+    if (stream) w.uint32(REQ_STREAM).bool(true);
     return w.end();
   } catch (err) {
     w.abort();
@@ -170,11 +190,41 @@ export function writeRequest(id: number, method: string | Uint8Array, timeout: n
 
 /** Writes a cancel: a Request with only id and cancel = true. */
 export function writeCancel(id: number): Uint8Array {
+  return writeFlag(id, REQ_ID, REQ_CANCEL, 1);
+}
+
+/** Writes a client's half-close: a Request with only id and end = true. */
+export function writeEnd(id: number): Uint8Array {
+  return writeFlag(id, REQ_ID, REQ_END, 1);
+}
+
+/** Writes credit for call `id`: a Request (to the server) or a Response (to the client) with only id and credit. */
+export function writeCredit(id: number, credit: number, toServer: boolean): Uint8Array {
+  return toServer ? writeFlag(id, REQ_ID, REQ_CREDIT, credit) : writeFlag(id, RES_ID, RES_CREDIT, credit);
+}
+
+/** An envelope with an id and one varint field. */
+function writeFlag(id: number, idTag: number, tag: number, value: number): Uint8Array {
   checkId(id);
   const w = beginFrame();
   try {
-    writeId(w, REQ_ID, id);
-    w.uint32(REQ_CANCEL).bool(true);
+    writeId(w, idTag, id);
+    w.uint32(tag).uint32(value);
+    return w.end();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+}
+
+/** Writes one message of streaming call `id`: a request (to the server) or a reply (to the client), encoded in place as `type`. */
+export function writeStreamMessage(id: number, type: Type, payload: Message | null, toServer: boolean): Uint8Array {
+  checkId(id);
+  const w = beginFrame();
+  try {
+    writeId(w, toServer ? REQ_ID : RES_ID, id);
+    if (payload !== null) w.message(toServer ? REQ_PAYLOAD : RES_PAYLOAD, type, payload);
+    w.uint32(toServer ? REQ_MESSAGE : RES_STREAMED).bool(true);
     return w.end();
   } catch (err) {
     w.abort();
@@ -217,7 +267,10 @@ export function writeResponse(id: number | null, code: number, message: string, 
  * Reads a Request (or a cancel). Throws RpcError when the frame is unreadable before an id was
  * seen; a frame that fails after its id returns "bad" so the call can be answered.
  */
-export function readRequest(frame: Uint8Array, names?: MethodNames): WireRequest | WireBad | { kind: "cancel"; id: number } {
+export function readRequest(
+  frame: Uint8Array,
+  names?: MethodNames,
+): WireRequest | WireMessage | WireBad | { kind: "cancel" | "end"; id: number } | { kind: "credit"; id: number; credit: number } {
   const r = strictReader(frame);
   let id: number | undefined;
   let method = "";
@@ -226,17 +279,25 @@ export function readRequest(frame: Uint8Array, names?: MethodNames): WireRequest
   let payloadAt = 0;
   let payloadLength = 0;
   let cancel = false;
+  let stream = false;
+  let message = false;
+  let end = false;
+  let credit = 0;
   try {
     while (r.pos < r.len) {
       const tag = r.uint32();
       switch (tag) {
         case REQ_ID: id = readId(r); break;
+        case REQ_STREAM: stream = r.bool(); break;
+        case REQ_MESSAGE: message = r.bool(); break;
+        case REQ_END: end = r.bool(); break;
+        case REQ_CREDIT: credit = r.uint32(); break;
         case REQ_METHOD: method = names ? names.read(r) : r.string(); break;
         case REQ_TIMEOUT: timeout = r.uint32(); break;
         case REQ_METADATA: (entries ??= []).push(readEntry(r)); break;
         case REQ_PAYLOAD: payloadLength = r.uint32(); payloadAt = r.pos; r.skip(payloadLength); break;
         case REQ_CANCEL: cancel = r.bool(); break;
-        default: skipUnknown(r, tag, 6);
+        default: skipUnknown(r, tag, 10);
       }
     }
   } catch (err) {
@@ -246,6 +307,9 @@ export function readRequest(frame: Uint8Array, names?: MethodNames): WireRequest
   }
   id ??= 0; // proto3: an absent id is id 0
   if (cancel) return { kind: "cancel", id };
+  if (end) return { kind: "end", id };
+  if (credit > 0) return { kind: "credit", id, credit: Math.min(credit, 0x7fffffff) };
+  if (message) return { kind: "message", id, reader: r, payloadAt, payloadLength };
   let metadata: Metadata | undefined;
   if (entries) {
     try {
@@ -254,7 +318,7 @@ export function readRequest(frame: Uint8Array, names?: MethodNames): WireRequest
       return { kind: "bad", id, message: (err as Error).message };
     }
   }
-  return { kind: "request", id, method, timeout, metadata, reader: r, payloadAt, payloadLength };
+  return { kind: "request", id, method, timeout, metadata, stream, reader: r, payloadAt, payloadLength };
 }
 
 /** Reads a Response. Throws RpcError for anything else. */
@@ -266,22 +330,26 @@ export function readResponse(frame: Uint8Array): WireResponse {
   let payloadAt = 0;
   let payloadLength = 0;
   let connection = false;
+  let streamed = false;
+  let credit = 0;
   try {
     while (r.pos < r.len) {
       const tag = r.uint32();
       switch (tag) {
         case RES_ID: id = readId(r); break;
+        case RES_STREAMED: streamed = r.bool(); break;
+        case RES_CREDIT: credit = r.uint32(); break;
         case RES_CODE: code = r.uint32(); break;
         case RES_MESSAGE: message = r.string(); break;
         case RES_PAYLOAD: payloadLength = r.uint32(); payloadAt = r.pos; r.skip(payloadLength); break;
         case RES_CONNECTION: connection = r.bool(); break;
-        default: skipUnknown(r, tag, 5);
+        default: skipUnknown(r, tag, 7);
       }
     }
   } catch (err) {
     throw asMalformed(err, "netrpc.Response");
   }
-  return { id: connection ? null : id, code, message, reader: r, payloadAt, payloadLength };
+  return { id: connection ? null : id, code, message, streamed, credit: Math.min(credit, 0x7fffffff), reader: r, payloadAt, payloadLength };
 }
 
 /** Call ids on protobuf connections are integers from 0 to 2^53-1 (our client's are). */

@@ -11,7 +11,7 @@ import t from "tap";
 import { Code, RpcError, json, type Encoded } from "../../index.js";
 import { isCode } from "../../core/codes.js";
 import type { CodecSession } from "../../core/codec.js";
-import type { CallId, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../../core/envelope.js";
+import type { CallId, ClientInbound, RequestEnvelope, ResponseEnvelope, ServerInbound } from "../../core/envelope.js";
 import { CODECS, FRAMERS, Contract, asFrame, canon, type CodecUnderTest, type FramerUnderTest } from "../helpers/codecs.js";
 import { LineSocket, bounded } from "../helpers/net.js";
 import {
@@ -83,7 +83,11 @@ function badInbound(msg: ServerInbound): string | undefined {
   if (!isId(msg.id)) return `id ${String(msg.id)}`;
   switch (msg.kind) {
     case "cancel":
+    case "end":
+    case "message":
       return undefined;
+    case "credit":
+      return Number.isInteger(msg.credit) && msg.credit >= 1 && msg.credit <= 0x7fffffff ? undefined : `credit ${String(msg.credit)}`;
     case "invalid":
       return badWireError(msg.error) ?? (msg.error.message.startsWith("rpc:") ? undefined : `invalid message without "rpc:": ${msg.error.message}`);
     case "request":
@@ -95,9 +99,11 @@ function badInbound(msg: ServerInbound): string | undefined {
   }
 }
 
-function badResponse(res: ResponseEnvelope): string | undefined {
+function badResponse(res: ClientInbound): string | undefined {
   if (typeof res !== "object" || res === null) return "not an object";
-  if (res.kind !== "response") return `kind ${String(res.kind)}`;
+  if (res.kind === "message") return isId(res.id) ? (res.error === undefined ? undefined : badWireError(res.error)) : `id ${String(res.id)}`;
+  if (res.kind === "credit") return isId(res.id) && Number.isInteger(res.credit) && res.credit >= 1 ? undefined : `credit ${String(res.credit)}`;
+  if (res.kind !== "response") return `kind ${String((res as { kind?: unknown }).kind)}`;
   if (res.id !== null && !isId(res.id)) return `id ${String(res.id)}`;
   if (res.error !== undefined) return badWireError(res.error);
   return undefined;
@@ -488,7 +494,7 @@ async function rawConnect(t: Parameters<typeof LineSocket.connect>[0], url: stri
  * decoded by `client`. A connection whose first byte was not "N" was taken for JSON (as Go's
  * client would be), so JSON replies are read as JSON whatever codec the test meant to speak.
  */
-function readReplies(client: CodecSession, bytes: Uint8Array): { ack?: number; replies: ResponseEnvelope[]; error?: string } {
+function readReplies(client: CodecSession, bytes: Uint8Array): { ack?: number; replies: ClientInbound[]; error?: string } {
   let rest = bytes;
   let ack: number | undefined;
   let session = client;
@@ -497,7 +503,7 @@ function readReplies(client: CodecSession, bytes: Uint8Array): { ack?: number; r
     ack = rest[5];
     rest = rest.subarray(7 + rest[6]!);
   } else if (rest.length > 0 && rest[0] === 0x7b) session = json.fork();
-  const replies: ResponseEnvelope[] = [];
+  const replies: ClientInbound[] = [];
   const framer = session.createFramer(2 ** 31 - 1);
   try {
     framer.push(rest, (frame) => replies.push(session.decodeResponse(frame)));
@@ -585,7 +591,7 @@ for (const [index, entry] of CODECS.entries()) {
       if (replies.error) problems.push(`${label}: ${replies.error}`);
       if (fatal) {
         const last = replies.replies.at(-1);
-        if (!last || last.id !== null || last.error?.code !== Code.RESOURCE_EXHAUSTED) problems.push(`${label}: last words should be an id-null RESOURCE_EXHAUSTED error, got ${safe(JSON.stringify(canon(last))).slice(0, 200)}`);
+        if (!last || last.kind !== "response" || last.id !== null || last.error?.code !== Code.RESOURCE_EXHAUSTED) problems.push(`${label}: last words should be an id-null RESOURCE_EXHAUSTED error, got ${safe(JSON.stringify(canon(last))).slice(0, 200)}`);
       }
       raw.ls.destroy();
       const health = await broken(`round ${round}`);

@@ -44,7 +44,10 @@ t.test("rpcs map to methods of the same name or their lowerCamel form", async (t
   const c = await connect(t, url, { codec: protobuf({ proto: [USER_PROTO, chat] }) });
   t.same(await c.call("chat.Room.Say", { text: "hi", at: "5" }), { ok: true, count: "1" }, "int64 arrives as a string");
   t.same(await c.call("user.User.GetUser", { id: "1" }), { id: "1", name: "bala", phone: "13100001111" }, "a second proto joined the codec");
-  t.equal((await rejection(c.call("chat.Room.Listen", { text: "x" }))).code, Code.UNIMPLEMENTED, "a streaming rpc cannot be called unary over TCP");
+  t.equal((await rejection(c.call("chat.Room.Listen", { text: "x" }))).code, Code.INTERNAL, "a streaming rpc called unary: its replies do not fit");
+  const heard: unknown[] = [];
+  for await (const line of c.serverStream("chat.Room.Listen", { text: "x" })) heard.push(line);
+  t.match(heard, [{ text: "x" }], "a streaming rpc over TCP, in protobuf envelopes");
   t.equal((await rejection(c.call("user.User.GetUser", { Id: "1" }))).code, Code.INVALID_ARGUMENT, "unknown fields are refused");
 });
 

@@ -12,7 +12,7 @@ import { MessageReader, framed, type GrpcMessage } from "./frames.js";
 import { ACCEPT_ENCODING, compress, decompress } from "./compression.js";
 import { codeForHttpStatus, decodeMessage, headerValue, putMetadata, readHeaders } from "./headers.js";
 import type { MessageCodec, MethodMessages } from "./messages.js";
-import { MessageQueue } from "./queue.js";
+import { MessageQueue } from "../../core/message-queue.js";
 import { drained } from "./drain.js";
 import { encodeTimeout } from "./timeout.js";
 

@@ -13,7 +13,7 @@ import { MessageReader, framed, type GrpcMessage } from "./frames.js";
 import { ACCEPT_ENCODING, acceptsGzip, compress, decompress, isSupportedEncoding } from "./compression.js";
 import { KEEP_USER_AGENT, encodeMessage, headerValue, putMetadata, readHeaders } from "./headers.js";
 import { codecNameOf, type MessageCodec, type MethodMessages } from "./messages.js";
-import { MessageQueue } from "./queue.js";
+import { MessageQueue } from "../../core/message-queue.js";
 import { drained } from "./drain.js";
 import { parseTimeout } from "./timeout.js";
 

@@ -31,6 +31,7 @@ const show = (v: string | Uint8Array) => (typeof v === "string" ? v : `bytes:${B
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>netrpc browser test</title>
+<link rel="icon" href="data:,">
 <script type="module">
 import * as netrpc from "/netrpc.js";
 
@@ -86,6 +87,33 @@ window.harness = {
       return { ok: await client(name).call(method, params, opts) };
     } catch (e) {
       return { err: failure(e) };
+    }
+  },
+  // The caller aborts at once: the call fails with CANCELLED, whether or not it reached the server.
+  async aborted(name, method, params) {
+    const controller = new AbortController();
+    const call = client(name).call(method, params, { signal: controller.signal });
+    controller.abort();
+    try {
+      return { ok: await call };
+    } catch (e) {
+      return { err: failure(e) };
+    }
+  },
+  // A client of its own whose interceptor adds metadata to every call.
+  async intercepted(url, method) {
+    const tagging = (next) => (req, ctx) => {
+      ctx.metadata["x-from"] = "interceptor";
+      return next(req, ctx);
+    };
+    let c;
+    try {
+      c = await netrpc.dial(url, { interceptors: [tagging], connectTimeout: 10000 });
+      return { ok: await c.call(method, null) };
+    } catch (e) {
+      return { err: failure(e) };
+    } finally {
+      await c?.close();
     }
   },
   async proxy(name, service, method, params) {
@@ -250,6 +278,8 @@ if (!chromiumAvailable()) {
         t.match(unknownService.err, { isRpcError: true, code: Code.UNIMPLEMENTED, message: "rpc: can't find service Nope.X" });
         const late = await run("call", codec, "Slow.Sleep", 5_000, { timeout: 50 });
         t.match(late.err, { isRpcError: true, code: Code.DEADLINE_EXCEEDED }, "the caller's deadline");
+        const aborted = await run("aborted", codec, "Slow.Sleep", 5_000);
+        t.match(aborted.err, { isRpcError: true, code: Code.CANCELLED }, "the caller's AbortSignal");
         t.same(await run("call", codec, "Arith.Multiply", { A: 2, B: 3 }), { ok: 6 }, "the connection serves on after errors");
       });
 
@@ -289,6 +319,10 @@ if (!chromiumAvailable()) {
       });
     });
   }
+
+  t.test("interceptors run in the page", async (t) => {
+    t.same(await run("intercepted", wsUrl, "Echo.Metadata"), { ok: { "x-from": "interceptor" } });
+  });
 
   t.test("protobuf from a JSON descriptor (no .proto files in a browser)", async (t) => {
     const descriptor = loadRoot(USER_PROTO).toJSON();

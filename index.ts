@@ -20,6 +20,7 @@ export { registerCodec, codecNamed } from "./codecs/registry.js";
 export { protobuf, loadRoot, type ProtobufCodec, type ProtobufOptions, type Longs } from "./codecs/protobuf/index.js";
 export { registerTransport } from "./transports/registry.js";
 export { tcp } from "./transports/tcp.js";
+export { memory, duplexPair, type MemoryListener } from "./transports/memory.js";
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_HANDSHAKE_TIMEOUT } from "./core/options.js";
 export { HealthService, registerHealth, type ServingStatus, type HealthCheckRequest, type HealthCheckResponse } from "./transports/grpc/health.js";
 export { registerReflection, ReflectionService, describeRoots, type DescriptorIndex, type DescribedFile, type ServerReflectionRequest, type ServerReflectionResponse } from "./transports/grpc/reflection.js";

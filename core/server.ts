@@ -9,7 +9,7 @@ import type { Peer } from "./context.js";
 import type { Codec } from "./codec.js";
 import type { Connection, Listener, ListenTlsOptions } from "./transport.js";
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_LIMIT, MAX_TIMER_MS, intOption } from "./options.js";
-import { HTTP2, sniffCodec } from "./sniff.js";
+import { HTTP2, WEBSOCKET, sniffCodec } from "./sniff.js";
 import { protoService, type ProtoServiceOptions } from "./proto-service.js";
 import { json } from "../codecs/json.js";
 import { msgpack } from "../codecs/msgpack.js";
@@ -19,11 +19,16 @@ import { parseTarget, transportFor } from "../transports/registry.js";
 import { endpointOf, listenOn, peerOf } from "../transports/tcp.js";
 import { closeFailedHandshake } from "../transports/tls.js";
 import { GrpcServer } from "../transports/grpc/server.js";
+import { WebSocketGateway, type AttachOptions, type ServedConnection, type WebSocketEndpoint } from "../transports/ws/server.js";
 import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
+import type http from "node:http";
+import type https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
 
 const NO_CODECS: ReadonlyMap<string, Codec> = new Map();
+/** Ping interval on WebSocket connections: a dead peer is found within two of them. */
+export const DEFAULT_KEEPALIVE_INTERVAL = 30_000;
 
 export interface ServerOptions {
   /**
@@ -44,6 +49,11 @@ export interface ServerOptions {
    * handler can decide per call with `ctx.compressResponse`.
    */
   compression?: "gzip" | "identity";
+  /**
+   * WebSocket connections: milliseconds between the server's pings; a peer that has not answered
+   * the previous ping when the next is due is cut. Default 30 s; 0 turns pings off.
+   */
+  keepaliveInterval?: number;
 }
 
 export interface ListenOptions {
@@ -68,6 +78,7 @@ export class Server {
   readonly maxMessageSize: number;
   readonly maxConcurrentCalls: number;
   readonly handshakeTimeout: number;
+  readonly keepaliveInterval: number;
   readonly #codecs: Map<string, Codec>;
   readonly #registry = new Registry();
   readonly #protoRoots: Root[] = [];
@@ -82,12 +93,14 @@ export class Server {
   #state: "serving" | "draining" | "closed" = "serving";
   readonly #compressReplies: boolean;
   #grpc: GrpcServer | undefined;
+  #webSocket: WebSocketGateway | undefined;
   readonly #messageCodecs = new Map<string, MessageCodec>();
 
   constructor(options: ServerOptions = {}) {
     this.maxMessageSize = intOption("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, MAX_MESSAGE_LIMIT);
     this.maxConcurrentCalls = intOption("maxConcurrentCalls", options.maxConcurrentCalls, DEFAULT_MAX_CONCURRENT_CALLS, 1, 2 ** 31 - 1);
     this.handshakeTimeout = intOption("handshakeTimeout", options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, 1, MAX_TIMER_MS);
+    this.keepaliveInterval = intOption("keepaliveInterval", options.keepaliveInterval, DEFAULT_KEEPALIVE_INTERVAL, 0, MAX_TIMER_MS);
     this.#codecs = new Map((options.codecs ?? [json, msgpack]).map((c) => [c.name, c]));
     if (this.#codecs.size === 0) throw new RangeError("rpc: option codecs must name at least one codec");
     this.#interceptors = [...(options.interceptors ?? [])];
@@ -170,6 +183,18 @@ export class Server {
     return this.#grpc;
   }
 
+  /** The WebSocket side of this server, made on first use. */
+  #webSockets(): WebSocketGateway {
+    this.#webSocket ??= new WebSocketGateway({
+      maxMessageSize: this.maxMessageSize,
+      handshakeTimeout: this.handshakeTimeout,
+      keepaliveInterval: this.keepaliveInterval,
+      codecs: () => this.#codecs,
+      serve: (stream, codec, peer) => this.#serveStream(stream, codec, peer),
+    });
+    return this.#webSocket;
+  }
+
   /** The codecs this server speaks, by name. */
   codecs(): string[] {
     return [...this.#codecs.keys()];
@@ -183,7 +208,10 @@ export class Server {
     if (this.#state !== "serving") return void stream.destroy();
     const codecs = options.codec ? new Map([[options.codec.name, options.codec]]) : this.#codecs;
     this.#handshaking.add(stream);
-    const codec = await sniffCodec(stream, { codecs, handshakeTimeout: this.handshakeTimeout, http2: options.codec === undefined });
+    const any = options.codec === undefined;
+    // WebSocket needs a real socket underneath (ws sets its timeouts and Nagle).
+    const webSocket = any && stream instanceof net.Socket;
+    const codec = await sniffCodec(stream, { codecs, handshakeTimeout: this.handshakeTimeout, http2: any, webSocket });
     this.#handshaking.delete(stream);
     if (!codec) return;
     if (this.#state !== "serving") return void stream.destroy();
@@ -191,10 +219,24 @@ export class Server {
       this.#grpcServer().serveSocket(stream);
       return;
     }
-    const conn = new ServerConnection(this.#dispatcher, stream, codec.fork(), options.peer ?? peerOf(stream));
+    if (codec === WEBSOCKET) {
+      this.#webSockets().serveSocket(stream as net.Socket);
+      return;
+    }
+    const conn = this.#serveStream(stream, codec, options.peer ?? peerOf(stream));
+    return conn instanceof ServerConnection ? conn.done : undefined;
+  }
+
+  /** Serves a stream whose codec is known (sniffed, or chosen by a WebSocket subprotocol). */
+  #serveStream(stream: Duplex, codec: Codec, peer: Peer): ServerConnection | ServedConnection {
+    if (this.#state !== "serving") {
+      stream.destroy();
+      return { drain: () => {}, idle: () => Promise.resolve() };
+    }
+    const conn = new ServerConnection(this.#dispatcher, stream, codec.fork(), peer);
     this.#connections.add(conn);
     void conn.idle().then(() => this.#connections.delete(conn));
-    return conn.done;
+    return conn;
   }
 
   /** Serves every connection a net.Server (or tls.Server) accepts; closed with the server. */
@@ -214,26 +256,43 @@ export class Server {
 
   /**
    * Binds an address: tcp://127.0.0.1:1234, tls://host:port (with `options.tls`) or unix:app.sock
-   * (every codec, and gRPC, on one port; `?codec=` limits it to one codec), grpc://host:port (gRPC
-   * over cleartext HTTP/2) or grpcs://host:port (over TLS, with `options.tls`).
+   * (every codec, gRPC and WebSocket upgrades on one port; `?codec=` limits it to one codec),
+   * grpc://host:port (gRPC over cleartext HTTP/2), grpcs://host:port (over TLS, with
+   * `options.tls`), ws://host:port/path or wss://host:port/path (WebSocket; without a path, any
+   * path).
    */
   async listen(address: string, options: ListenOptions = {}): Promise<Listener> {
     if (this.#state !== "serving") throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
     const url = parseTarget(address);
     if (url.protocol === "grpc:" || url.protocol === "grpcs:") return this.#listenGrpc(url, options);
+    if (url.protocol === "ws:" || url.protocol === "wss:") return this.#adopt(await this.#webSockets().listen(url, options.tls));
     // ?codec=name limits the port to that codec; otherwise it serves every codec.
     const only = url.searchParams.get("codec");
     const codec = only === null ? undefined : this.#codecs.get(only);
     if (only !== null && !codec) throw new TypeError(`rpc: listen ${address}: this server does not speak codec ${JSON.stringify(only)} (it speaks ${this.codecs().join(", ")})`);
     const onConnection = ({ stream, peer }: Connection) => void this.serveConn(stream, { ...(codec ? { codec } : {}), peer });
-    const listener = await transportFor(url).listen(url, onConnection, { tls: options.tls, handshakeTimeout: this.handshakeTimeout });
+    return this.#adopt(await transportFor(url).listen(url, onConnection, { tls: options.tls, handshakeTimeout: this.handshakeTimeout }));
+  }
+
+  /** Keeps a new listener for close(), unless close() or shutdown() ran while it was binding. */
+  async #adopt(listener: Listener): Promise<Listener> {
     if (this.#state !== "serving") {
-      // close() or shutdown() ran while we were binding.
       await listener.close();
       throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
     }
     this.#listeners.add(listener);
     return listener;
+  }
+
+  /**
+   * Serves netrpc over WebSocket at `options.path` of an http or https server you run, next to
+   * its other requests and upgrade paths; the codec is the subprotocol's (`netrpc.msgpack`).
+   * close() on the result detaches it; the server's close() and shutdown() do too. The http
+   * server itself is never closed by netrpc.
+   */
+  attach(httpServer: http.Server | https.Server, options: AttachOptions): WebSocketEndpoint {
+    if (this.#state !== "serving") throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
+    return this.#webSockets().attach(httpServer, options);
   }
 
   /**
@@ -254,13 +313,7 @@ export class Server {
     } else {
       netServer = net.createServer({ noDelay: true }, (socket) => void this.#serveHttp2(socket));
     }
-    const listener = await listenOn(netServer, endpointOf(url), url);
-    if (this.#state !== "serving") {
-      await listener.close();
-      throw new RpcError(Code.UNAVAILABLE, "rpc: server is closed");
-    }
-    this.#listeners.add(listener);
-    return listener;
+    return this.#adopt(await listenOn(netServer, endpointOf(url), url));
   }
 
   async #serveHttp2(socket: net.Socket): Promise<void> {
@@ -277,6 +330,7 @@ export class Server {
   async close(): Promise<void> {
     this.#state = "closed";
     for (const stream of this.#handshaking) stream.destroy();
+    this.#webSocket?.close();
     for (const conn of this.#connections) conn.close();
     this.#grpc?.close();
     await this.#stopAccepting();
@@ -291,6 +345,7 @@ export class Server {
     if (this.#state === "serving") this.#state = "draining";
     const stopping = this.#stopAccepting();
     for (const stream of this.#handshaking) stream.destroy();
+    this.#webSocket?.drain();
     const connections = [...this.#connections];
     for (const conn of connections) conn.drain();
     await Promise.all([stopping, ...connections.map((conn) => conn.idle()), this.#grpc?.drain()]);

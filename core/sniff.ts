@@ -15,10 +15,19 @@ export interface SniffOptions {
   readonly http2?: boolean;
   /** HTTP/2 only (a grpc:// port): the handshake timeout runs from the start, and nothing else is accepted. */
   readonly http2Only?: boolean;
+  /** Hand connections that open with an HTTP/1.1 "GET " (a WebSocket upgrade) to the WebSocket server. */
+  readonly webSocket?: boolean;
 }
 
 /** What sniffCodec resolves with for a connection that opens with the HTTP/2 client preface. */
 export const HTTP2 = Symbol("http2");
+/** What sniffCodec resolves with for a connection that opens with "GET " (an HTTP request: a WebSocket upgrade). */
+export const WEBSOCKET = Symbol("websocket");
+
+export type Sniffed = Codec | typeof HTTP2 | typeof WEBSOCKET;
+
+/** "GET " begins with G, which neither JSON, our preface nor HTTP/2's can. */
+const HTTP_GET = Buffer.from("GET ", "latin1");
 
 /** The HTTP/2 client preface begins with P, which neither JSON nor our preface can. */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -29,24 +38,34 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
  */
 const HTTP2_OPENING = HTTP2_PREFACE.length + 9;
 
+/** An opening being matched byte by byte: the HTTP/2 preface, or "GET ". */
+interface Opening {
+  readonly expect: Buffer;
+  /** Bytes to hold before handing the connection over. */
+  readonly need: number;
+  readonly result: typeof HTTP2 | typeof WEBSOCKET;
+  chunks: Buffer[];
+  length: number;
+}
+
 /**
  * Waits for the first bytes: "{" (or white space) means JSON with no preface, as Go's client
  * sends; "N" opens a preface naming the codec, answered with an ack. An idle connection may wait
  * for ever (a Go client sends nothing until its first call), but once a preface has begun it must
- * finish within handshakeTimeout. "P" is the HTTP/2 preface: HTTP2 when `http2` is allowed.
- * Resolves with the codec (or HTTP2), the stream paused and its unread bytes put back; or with
- * undefined after refusing the connection.
+ * finish within handshakeTimeout. "P" is the HTTP/2 preface: HTTP2 when `http2` is allowed; "GET "
+ * an HTTP request, WEBSOCKET when `webSocket` is allowed (its upgrade is the WebSocket server's to
+ * time). Resolves with the codec (or HTTP2, WEBSOCKET), the stream paused and its unread bytes put
+ * back; or with undefined after refusing the connection.
  */
-export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec | typeof HTTP2 | undefined> {
+export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Sniffed | undefined> {
   return new Promise((resolve) => {
     let reader: HelloReader | undefined;
-    let h2: Buffer[] | undefined;
-    let h2Length = 0;
+    let opening: Opening | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const startTimer = (what: string) => {
       timer ??= setTimeout(() => refuse(`no complete ${what} within ${options.handshakeTimeout} ms`), options.handshakeTimeout);
     };
-    const done = (codec: Codec | typeof HTTP2 | undefined, rest?: Uint8Array) => {
+    const done = (codec: Sniffed | undefined, rest?: Uint8Array) => {
       clearTimeout(timer);
       stream.removeListener("data", onData);
       stream.removeListener("close", onClose);
@@ -75,28 +94,40 @@ export function sniffCodec(stream: Duplex, options: SniffOptions): Promise<Codec
       done(undefined);
       stream.destroy();
     };
+    /** Neither a preface nor HTTP: JSON, as Go's client sends it, if this port speaks JSON. */
+    const asJson = (bytes: Buffer) => {
+      const json = options.codecs.get("json");
+      if (json) return done(json, bytes);
+      const error = new RpcError(Code.UNIMPLEMENTED, `rpc: this port does not speak JSON (it speaks ${[...options.codecs.keys()].join(", ")})`);
+      return refuse(error.message, `{"id":null,"result":null,"error":${JSON.stringify(error.message)},"code":${error.code}}\n`);
+    };
     const onData = (chunk: Buffer) => {
-      if (!reader && !h2 && chunk[0] === HTTP2_PREFACE[0] && (options.http2 || options.http2Only)) {
-        h2 = [];
-        startTimer("HTTP/2 preface");
+      if (!reader && !opening) {
+        if (chunk[0] === HTTP2_PREFACE[0] && (options.http2 || options.http2Only)) {
+          opening = { expect: HTTP2_PREFACE, need: HTTP2_OPENING, result: HTTP2, chunks: [], length: 0 };
+          startTimer("HTTP/2 preface");
+        } else if (chunk[0] === HTTP_GET[0] && options.webSocket && !options.http2Only) {
+          opening = { expect: HTTP_GET, need: HTTP_GET.length, result: WEBSOCKET, chunks: [], length: 0 };
+          startTimer("HTTP request line");
+        }
       }
-      if (h2) {
-        h2.push(chunk);
-        h2Length += chunk.length;
-        const seen = Buffer.concat(h2, h2Length);
-        const prefix = seen.subarray(0, HTTP2_PREFACE.length);
-        if (!prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length))) return refuse("a connection began like HTTP/2 but is not");
-        if (h2Length >= HTTP2_OPENING) done(HTTP2, seen);
+      if (opening) {
+        opening.chunks.push(chunk);
+        opening.length += chunk.length;
+        const seen = Buffer.concat(opening.chunks, opening.length);
+        const prefix = seen.subarray(0, opening.expect.length);
+        if (!prefix.equals(opening.expect.subarray(0, prefix.length))) {
+          if (opening.result === HTTP2) return refuse("a connection began like HTTP/2 but is not");
+          // Not an HTTP request after all: what it always was before WebSocket, a (bad) JSON connection.
+          clearTimeout(timer);
+          return asJson(seen);
+        }
+        if (opening.length >= opening.need) done(opening.result, seen);
         return;
       }
       if (options.http2Only) return refuse("an HTTP/2 port got something else");
       if (!reader) {
-        if (!opensPreface(chunk[0]!)) {
-          const json = options.codecs.get("json");
-          if (json) return done(json, chunk);
-          const error = new RpcError(Code.UNIMPLEMENTED, `rpc: this port does not speak JSON (it speaks ${[...options.codecs.keys()].join(", ")})`);
-          return refuse(error.message, `{"id":null,"result":null,"error":${JSON.stringify(error.message)},"code":${error.code}}\n`);
-        }
+        if (!opensPreface(chunk[0]!)) return asJson(chunk);
         reader = new HelloReader();
         startTimer("preface");
       }

@@ -1,0 +1,66 @@
+// The ws package's WebSocket class, set up for dial() in Node: TLS options, the message limit,
+// the server's reason for a refused upgrade, and optional keepalive pings.
+import type tls from "node:tls";
+import type http from "node:http";
+import { WebSocket } from "ws";
+import { debug } from "../../core/debug.js";
+import type { WebSocketConstructor } from "./dial.js";
+
+/** How much of a refusal's body is read for the error message. */
+const MAX_REFUSAL_BODY = 1024;
+
+export interface NodeWebSocketOptions {
+  /** wss://: CA, client certificate and key (mutual TLS), servername, rejectUnauthorized. */
+  tls?: tls.ConnectionOptions | undefined;
+  /** Largest message accepted: ws stops a larger one before buffering it and closes with 1009. */
+  maxMessageSize: number;
+  /** Milliseconds between pings; the connection is cut when a ping is unanswered by the next. 0 or undefined: no pings. */
+  keepaliveInterval?: number | undefined;
+}
+
+/** Reads a refused upgrade's status and (the start of) its body into an 'error', then aborts. */
+function refused(socket: WebSocket, res: http.IncomingMessage): void {
+  let body = "";
+  res.setEncoding("utf8");
+  res.on("data", (chunk: string) => {
+    if (body.length < MAX_REFUSAL_BODY) body += chunk;
+  });
+  const report = () => {
+    const text = body.slice(0, MAX_REFUSAL_BODY).trim();
+    socket.emit("error", new Error(`the server refused the WebSocket: HTTP ${res.statusCode}${text ? `: ${text}` : ""}`));
+    socket.terminate();
+  };
+  res.once("end", report);
+  res.once("error", report);
+}
+
+/** Pings every `interval` ms; a ping still unanswered when the next is due cuts the connection. */
+function keepAlive(socket: WebSocket, interval: number): void {
+  let answered = true;
+  socket.on("pong", () => (answered = true));
+  const timer = setInterval(() => {
+    if (!answered) {
+      debug("websocket server did not answer a ping within %d ms: terminating", interval);
+      socket.terminate();
+      return;
+    }
+    answered = false;
+    socket.ping();
+  }, interval);
+  timer.unref();
+  socket.once("close", () => clearInterval(timer));
+}
+
+/** A WebSocket class for dialWebSocket with these options built in. */
+export function nodeWebSocket(options: NodeWebSocketOptions): WebSocketConstructor {
+  return class NodeWebSocket extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { ...(options.tls as object), maxPayload: options.maxMessageSize, perMessageDeflate: false, followRedirects: false });
+      // The channel listens through addEventListener; this keeps an 'error' nobody else hears from being thrown.
+      this.on("error", (err: Error) => debug("websocket client error: %s", err.message));
+      this.on("unexpected-response", (_req: http.ClientRequest, res: http.IncomingMessage) => refused(this, res));
+      const interval = options.keepaliveInterval;
+      if (interval) this.once("open", () => keepAlive(this, interval));
+    }
+  };
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // netrpc command line: call a method on any netrpc (or Go net/rpc/jsonrpc) server.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { dial, RpcError, codecNamed, protobuf, type Metadata, type DialOptions } from "../index.js";
 import { methodTypes } from "../codecs/protobuf/index.js";
@@ -8,13 +9,15 @@ import { fetchRoot, listServices } from "../transports/grpc/reflection-client.js
 const USAGE = `usage: netrpc call <address> <Service.Method> ['<json params>'] [options]
        netrpc list <grpc address> [Service]
 
-  address          tcp://host:port, unix:///path, host:port, grpc://host:port or grpcs://host:port
+  address          tcp://host:port, tls://host:port, unix:///path, host:port,
+                   ws://host:port/path, wss://host:port/path, grpc://host:port or grpcs://host:port
   --codec NAME     wire codec: json (default), msgpack, protobuf
   --proto FILE     .proto declaring the service (protobuf; repeatable). Over grpc:// without
                    --proto, the service's descriptors are fetched by server reflection.
   --metadata k=v   send metadata (repeatable)
   --timeout MS     fail with DEADLINE_EXCEEDED after MS milliseconds
-  --insecure       grpcs://: do not verify the server's certificate
+  --ca FILE        tls://, wss://, grpcs://: trust the CA certificate(s) in this PEM file
+  --insecure       tls://, wss://, grpcs://: do not verify the server's certificate
 
 Prints the result as JSON on stdout (a server stream prints one JSON document per reply; a
 client or bidi stream takes a JSON array of requests). On failure prints the error code and
@@ -45,6 +48,7 @@ interface Flags {
   proto?: string[];
   metadata?: string[];
   timeout?: string;
+  ca?: string;
   insecure?: boolean;
 }
 
@@ -53,7 +57,14 @@ function isGrpc(address: string): boolean {
 }
 
 function tlsOf(opts: Flags): Pick<DialOptions, "tls"> {
-  return opts.insecure ? { tls: { rejectUnauthorized: false } } : {};
+  if (!opts.ca && !opts.insecure) return {};
+  let ca: Buffer | undefined;
+  try {
+    ca = opts.ca === undefined ? undefined : readFileSync(opts.ca);
+  } catch (err) {
+    usage(`--ca: ${(err as Error).message}`);
+  }
+  return { tls: { ...(ca ? { ca } : {}), ...(opts.insecure ? { rejectUnauthorized: false } : {}) } };
 }
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value ?? null, null, 2)}\n`);
@@ -135,6 +146,7 @@ async function main(): Promise<number> {
         proto: { type: "string", multiple: true },
         metadata: { type: "string", multiple: true },
         timeout: { type: "string" },
+        ca: { type: "string" },
         insecure: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },

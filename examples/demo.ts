@@ -1,4 +1,6 @@
 // `npm start`: a server and a client on loopback, every transport and codec, each call timed.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Server, dial, protobuf, RpcError, type Client } from "../index.js";
@@ -54,6 +56,20 @@ async function streams(client: Client): Promise<void> {
   console.log(`  ${"Counter.Sum".padEnd(19)} ${"[1,2,3,4]".padEnd(16)} -> stream ${JSON.stringify(totals)}  (both ${us.toFixed(0)} µs)`);
 }
 
+/** A self-signed certificate for 127.0.0.1 made with openssl, or undefined without openssl. */
+function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "netrpc-demo-"));
+  try {
+    const args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"];
+    execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
+    return { key: readFileSync(path.join(dir, "key.pem")), cert: readFileSync(path.join(dir, "cert.pem")) };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const both = (...runs: Array<(c: Client) => Promise<void>>) => async (c: Client) => {
   for (const run of runs) await run(c);
 };
@@ -61,7 +77,13 @@ const both = (...runs: Array<(c: Client) => Promise<void>>) => async (c: Client)
 const tcp = await server.listen("tcp://127.0.0.1:0");
 const grpc = await server.listen("grpc://127.0.0.1:0");
 const unix = await server.listen(`unix://${path.join(os.tmpdir(), `netrpc-demo-${process.pid}.sock`)}`);
-console.log(`one server, codecs ${server.codecs().join(", ")}, listening on ${tcp.url}, ${unix.url} and ${grpc.url}\n`);
+const ws = await server.listen("ws://127.0.0.1:0/rpc");
+const cert = selfSigned();
+const secure = cert ? await server.listen("tls://127.0.0.1:0", { tls: cert }) : undefined;
+const urls = [tcp.url, unix.url, grpc.url, ws.url, ...(secure ? [secure.url] : [])];
+console.log(`one server, codecs ${server.codecs().join(", ")}, listening on ${urls.join(", ")}`);
+if (!secure) console.log("(no openssl here: the tls:// rows are left out)");
+console.log();
 
 const deployments: Array<{ label: string; connect: () => Promise<Client>; run: (c: Client) => Promise<void> }> = [
   { label: "tcp  + json", connect: () => dial(tcp.url), run: classic },
@@ -73,7 +95,20 @@ const deployments: Array<{ label: string; connect: () => Promise<Client>; run: (
   { label: "grpc + json", connect: () => dial(grpc.url), run: both(classic, streams) },
   { label: "grpc + msgpack", connect: () => dial(`${grpc.url}?codec=msgpack`), run: both(classic, streams) },
   { label: "grpc on the tcp port (HTTP/2 preface) + protobuf", connect: () => dial(tcp.url.replace("tcp://", "grpc://"), { proto: USER_PROTO }), run: proto },
+  { label: "ws   + json (text messages)", connect: () => dial(ws.url), run: both(classic, streams) },
+  { label: "ws   + msgpack (binary messages)", connect: () => dial(`${ws.url}?codec=msgpack`), run: both(classic, streams) },
+  { label: "ws   + protobuf", connect: () => dial(ws.url, { codec: protobuf({ proto: USER_PROTO }) }), run: proto },
+  { label: "ws on the tcp port (HTTP upgrade) + msgpack", connect: () => dial(`${tcp.url.replace("tcp://", "ws://")}/rpc?codec=msgpack`), run: classic },
 ];
+if (secure && cert) {
+  const trust = { tls: { ca: cert.cert } };
+  deployments.push(
+    { label: "tls  + json", connect: () => dial(secure.url, trust), run: classic },
+    { label: "tls  + msgpack", connect: () => dial(`${secure.url}?codec=msgpack`, trust), run: classic },
+    { label: "grpcs on the tls port (ALPN h2) + protobuf", connect: () => dial(secure.url.replace("tls://", "grpcs://"), { ...trust, proto: USER_PROTO }), run: proto },
+    { label: "wss on the tls port + json", connect: () => dial(`${secure.url.replace("tls://", "wss://")}/rpc`, trust), run: classic },
+  );
+}
 
 for (const { label, connect, run } of deployments) {
   console.log(label);

@@ -3,6 +3,9 @@
 import t from "tap";
 import http from "node:http";
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import net from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { Server, dial, protobuf, Code, type CallContext, type ServerOptions } from "../../index.js";
@@ -383,5 +386,16 @@ t.test("the CLI calls over ws://", async (t) => {
   const wss = await server.listen("wss://127.0.0.1:0/rpc", { tls: serverTls });
   const insecure = await runTs("bin/netrpc.ts", ["call", wss.url, "Arith.Multiply", '{"A":6,"B":7}', "--insecure"]);
   t.equal(insecure.stdout.trim(), "42", insecure.stderr);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "netrpc-ws-test-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, "ca.pem"), certs.ca);
+  const trusted = await runTs("bin/netrpc.ts", ["call", wss.url, "Arith.Multiply", '{"A":2,"B":8}', "--ca", path.join(dir, "ca.pem")]);
+  t.equal(trusted.stdout.trim(), "16", trusted.stderr);
+  const untrusted = await runTs("bin/netrpc.ts", ["call", wss.url, "Arith.Multiply", '{"A":2,"B":8}']);
+  t.equal(untrusted.code, 1);
+  t.match(untrusted.stderr, /UNAVAILABLE \(14\): rpc: dial wss:.*certificate/);
+  const onTls = await server.listen("tls://127.0.0.1:0", { tls: serverTls });
+  const overTls = await runTs("bin/netrpc.ts", ["call", `${onTls.url}?codec=msgpack`, "Arith.Multiply", '{"A":3,"B":8}', "--ca", path.join(dir, "ca.pem")]);
+  t.equal(overTls.stdout.trim(), "24", overTls.stderr);
 });
 

@@ -22,10 +22,11 @@ export interface TransportRow {
   readonly dialOptions?: DialOptions;
   /**
    * What a message is on the wire, for sizing one to the limit: the codec's envelope (call id,
-   * method, params) on byte streams, or the bare params over HTTP/2, whose frames carry the rest.
+   * method, params) on byte streams and WebSocket, or the bare params over HTTP/2, whose frames
+   * carry the rest.
    */
   readonly messages: "envelope" | "http2";
-  /** Past the server's message limit, a byte stream is closed; an HTTP/2 connection serves on. */
+  /** Past the server's message limit, a byte stream or WebSocket is closed; an HTTP/2 connection serves on. */
   readonly oversizeClosesConnection: boolean;
 }
 
@@ -59,6 +60,20 @@ export const TRANSPORTS: readonly TransportRow[] = [
   {
     name: "tls",
     address: () => "tls://127.0.0.1:0",
+    get listenOptions() {
+      return serverTls();
+    },
+    get dialOptions() {
+      return clientTls();
+    },
+    messages: "envelope",
+    oversizeClosesConnection: true,
+  },
+  // One WebSocket message per envelope: the limit counts the envelope, as on the byte streams.
+  { name: "ws", address: () => "ws://127.0.0.1:0", messages: "envelope", oversizeClosesConnection: true },
+  {
+    name: "wss",
+    address: () => "wss://127.0.0.1:0",
     get listenOptions() {
       return serverTls();
     },
@@ -122,11 +137,10 @@ dc.subscribe("net.server.socket", (message) => {
 /** The server's ends of the connections `listener` accepted that are still open. */
 export function serverEnds(listener: Listener): Duplex[] {
   if ("connections" in listener) return [...(listener as MemoryListener).connections];
-  const unixPath = listener.port === undefined ? decodeURIComponent(new URL(listener.url).pathname) : undefined;
-  return [...accepted].filter((socket) => {
-    const address = (socket as net.Socket & { server?: net.Server }).server?.address();
-    return typeof address === "string" ? address === unixPath : address?.port === listener.port;
-  });
+  if (listener.port !== undefined) return [...accepted].filter((socket) => socket.localPort === listener.port);
+  // A unix socket has no port: its listening server's address is the path.
+  const unixPath = decodeURIComponent(new URL(listener.url).pathname);
+  return [...accepted].filter((socket) => (socket as net.Socket & { server?: net.Server }).server?.address() === unixPath);
 }
 
 /** Destroys the server's end of every open connection on `listener`; returns how many. */

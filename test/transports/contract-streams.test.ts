@@ -1,7 +1,8 @@
 // The transport contract, streams: every row of test/helpers/transports.ts carries all three
-// streaming kinds with the same results, whether HTTP/2 frames them (grpc://) or netrpc's own
-// stream envelopes do (tcp, unix, memory): order, end of stream, a status after messages, a
-// caller that stops reading, many streams at once, and flow control in both directions.
+// streaming kinds with the same results, whether HTTP/2 frames them (grpc://, grpcs://) or
+// netrpc's own stream envelopes do (tcp, unix, memory, tls, ws, wss): order, end of stream, a
+// status after messages, a caller that stops reading, many streams at once, and flow control
+// in both directions.
 import t from "tap";
 import { Code, RpcError } from "../../index.js";
 import { bounded, rejection, waitFor } from "../helpers/net.js";

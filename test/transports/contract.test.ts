@@ -1,5 +1,5 @@
-// The transport contract, unary calls: every row of test/helpers/transports.ts (real sockets on
-// 127.0.0.1 port 0, a unix socket, HTTP/2, the in-memory pair) serves the same Probe service and
+// The transport contract, unary calls: every row of test/helpers/transports.ts (TCP on 127.0.0.1
+// port 0, a unix socket, TLS, WebSocket, HTTP/2, the in-memory pair) serves the same Probe service and
 // must give the same answers: echo, a thousand calls running at once on one client, replies in
 // completion order, and messages at exactly the size limit and one byte over, both ways.
 // Streams are in contract-streams.test.ts; hang-ups and shutdown in contract-lifecycle.test.ts.

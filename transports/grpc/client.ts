@@ -335,8 +335,9 @@ class ClientCall {
         return this.fail(new RpcError(codeForHttpStatus(this.#httpStatus), `rpc: ${this.#req.method}: HTTP status ${this.#httpStatus} without a gRPC status`, { fromPeer: true }));
       }
       if (this.#session?.destroyed) {
-        // The connection went down under the stream (the session 'close' that follows may come later).
-        return this.fail(new RpcError(Code.UNAVAILABLE, `rpc: ${this.#req.method}: connection lost`, { fromPeer: true }));
+        // The connection went down under the stream (the session 'close' that follows may come later):
+        // nothing the peer said, so raised here, as on every other transport.
+        return this.fail(new RpcError(Code.UNAVAILABLE, `rpc: ${this.#req.method}: connection lost`));
       }
       const rst = this.#selfReset ? 0 : (this.#stream.rstCode ?? 0);
       const code = rst === 0 ? Code.INTERNAL : codeForReset(rst);

@@ -137,6 +137,26 @@ t.test("attached to an http server at a path, next to its pages and other WebSoc
   t.equal(await (await bounded(fetch(`http://127.0.0.1:${port}/`), 5_000, "GET")).text(), "page /", "the http server runs on");
 });
 
+t.test("attached alone: other upgrade paths get 404; shutdown detaches from the http server", async (t) => {
+  const server = newServer(t);
+  const web = http.createServer((req, res) => res.end(`page ${req.url}`));
+  await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    web.closeAllConnections();
+    web.close();
+  });
+  const port = (web.address() as net.AddressInfo).port;
+  server.attach(web, { path: "/rpc" });
+  const other = await rejection(dial(`ws://127.0.0.1:${port}/elsewhere`), "dial another path");
+  t.match(other.message, /HTTP 404: rpc: no WebSocket endpoint at \/elsewhere/);
+  t.throws(() => server.attach(web, { path: "rpc" }), { name: "TypeError", message: /path starting with "\/"/ });
+  t.equal(await (await connect(t, `ws://127.0.0.1:${port}/rpc`)).call("Arith.Multiply", { A: 2, B: 9 }), 18);
+  await bounded(server.shutdown(), 10_000, "shutdown");
+  t.equal(web.listenerCount("upgrade"), 0, "no upgrade listener is left behind");
+  t.equal(await (await bounded(fetch(`http://127.0.0.1:${port}/rpc`), 5_000, "GET")).text(), "page /rpc", "the http server runs on");
+  t.throws(() => server.attach(web, { path: "/rpc" }), { message: /server is closed/ });
+});
+
 t.test("one tcp:// port: raw codecs, gRPC and WebSocket upgrades", async (t) => {
   const server = newServer(t);
   const { url, port } = (await server.listen("tcp://127.0.0.1:0")) as { url: string; port: number };

@@ -17,7 +17,7 @@ import { protobuf, type ProtobufCodec } from "../codecs/protobuf/index.js";
 import type { Root } from "protobufjs";
 import { parseTarget, transportFor } from "../transports/registry.js";
 import { endpointOf, listenOn, peerOf } from "../transports/tcp.js";
-import { closeFailedHandshake } from "../transports/tls.js";
+import { closeFailedHandshake, peerOfTls } from "../transports/tls.js";
 import { GrpcServer } from "../transports/grpc/server.js";
 import { WebSocketGateway, type AttachOptions, type ServedConnection, type WebSocketEndpoint } from "../transports/ws/server.js";
 import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
@@ -247,6 +247,15 @@ export class Server {
     netServer.once("listening", () => {
       if (this.#state !== "serving") netServer.close();
     });
+    // A tls.Server's 'connection' is the raw TCP socket, still encrypted: take its TLS sockets instead.
+    if (netServer instanceof tls.Server) {
+      netServer.on("secureConnection", (socket: tls.TLSSocket) => {
+        socket.setNoDelay(true);
+        void this.serveConn(socket, { peer: peerOfTls(socket) });
+      });
+      if (netServer.listenerCount("tlsClientError") === 0) netServer.on("tlsClientError", closeFailedHandshake);
+      return this;
+    }
     netServer.on("connection", (socket: net.Socket) => {
       socket.setNoDelay(true);
       void this.serveConn(socket);

@@ -161,6 +161,19 @@ t.test("a bad or stalled handshake costs only its own connection", async (t) => 
   t.equal(await fresh.call("Arith.Multiply", { A: 6, B: 6 }), 36, "new connections are served");
 });
 
+t.test("serve(tls.Server) serves its TLS connections, not the raw sockets beneath", async (t) => {
+  const server = new Server();
+  server.register(new Arith()).register(new Who());
+  const netServer = tls.createServer({ key: certs.serverKey, cert: certs.serverCert });
+  server.serve(netServer);
+  t.teardown(() => server.close());
+  await new Promise<void>((resolve) => netServer.listen(0, "127.0.0.1", resolve));
+  const port = (netServer.address() as net.AddressInfo).port;
+  const client = await connect(t, `tls://localhost:${port}?codec=msgpack`, { tls: { ca: certs.ca } });
+  t.equal(await client.call("Arith.Multiply", { A: 4, B: 4 }), 16);
+  t.match(await client.call("Who.Peer"), { transport: "tls", authorized: false });
+});
+
 t.test("tls:// needs certificates to listen", async (t) => {
   const server = new Server();
   t.teardown(() => server.close());

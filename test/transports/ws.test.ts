@@ -288,8 +288,10 @@ t.test("an oversized message closes its connection with 1009; others are unaffec
 
   const ours = await connect(t, url);
   const err = await rejection(ours.call("Arith.Multiply", { A: 1, B: "x".repeat(2000) }));
-  t.equal(err.code, Code.UNAVAILABLE);
-  t.match(err.message, /^rpc: connection lost: closed by the peer \(1009/);
+  t.equal(err.code, Code.RESOURCE_EXHAUSTED, "our client reports the 1009 as the server's RESOURCE_EXHAUSTED");
+  t.equal(err.fromPeer, true);
+  t.match(err.message, /^rpc: the peer refused a message larger than its maxMessageSize \(close code 1009/);
+  t.equal((await bounded(ours.closed, 5_000, "closed")).code, Code.RESOURCE_EXHAUSTED, "and the connection ends with it");
   t.equal(await other.call("Arith.Multiply", { A: 4, B: 5 }), 20, "another connection is fine");
 
   // The client's own limit: a reply past it ends that connection with RESOURCE_EXHAUSTED.

@@ -38,7 +38,7 @@ export function describeClose(event: { code?: number; reason?: string }, error?:
 
 /**
  * One WebSocket message is one message of the channel: text arrives as a string, binary as bytes
- * (a Buffer in Node, so codecs read it as they read a socket's). Messages larger than
+ * (a Buffer in Node, so codecs read it as they read a socket's; ws hands us one as it is). Messages larger than
  * maxMessageSize end the channel with RESOURCE_EXHAUSTED (in Node, ws's maxPayload stops them
  * before they are buffered; a browser can only count them once they are in).
  */
@@ -54,7 +54,9 @@ export class WebSocketChannel implements MessageChannel {
   constructor(socket: WebSocketLike, maxMessageSize: number) {
     this.#socket = socket;
     this.#limit = maxMessageSize;
-    socket.binaryType = "arraybuffer";
+    // ws in Node gives binary messages as Buffers without a copy; browsers ignore "nodebuffer".
+    socket.binaryType = "nodebuffer";
+    if (socket.binaryType !== "nodebuffer") socket.binaryType = "arraybuffer";
   }
 
   open(handler: ChannelHandler): void {
@@ -75,6 +77,9 @@ export class WebSocketChannel implements MessageChannel {
     if (typeof data === "string") {
       frame = data;
       size = data.length * 3 > this.#limit ? encoder.encode(data).length : data.length;
+    } else if (data instanceof Uint8Array) {
+      frame = data; // a Buffer, from ws in Node
+      size = data.byteLength;
     } else if (data instanceof ArrayBuffer) {
       frame = NodeBuffer ? NodeBuffer.from(data) : new Uint8Array(data);
       size = data.byteLength;
@@ -99,6 +104,12 @@ export class WebSocketChannel implements MessageChannel {
     // A reply past the limit: the same error a byte stream's framer gives.
     if (this.#tooBig) {
       this.#end(new RpcError(Code.RESOURCE_EXHAUSTED, `rpc: a message exceeds maxMessageSize ${this.#limit} (${this.#error})`));
+      return;
+    }
+    // The peer stopped a message of ours past its limit: as a byte stream's server says in its last word.
+    if (event.code === CloseCode.TOO_BIG) {
+      const reason = event.reason ? `: ${event.reason}` : "";
+      this.#end(new RpcError(Code.RESOURCE_EXHAUSTED, `rpc: the peer refused a message larger than its maxMessageSize (close code 1009${reason})`, { fromPeer: true }));
       return;
     }
     this.#end(new RpcError(Code.UNAVAILABLE, `rpc: connection lost: ${describeClose(event, this.#error)}`));

@@ -1,5 +1,5 @@
 // netrpc's public API.
-export { Server, type ServerOptions, type ServeConnOptions, type ListenOptions } from "./core/server.js";
+export { Server, DEFAULT_KEEPALIVE_INTERVAL, type ServerOptions, type ServeConnOptions, type ListenOptions } from "./core/server.js";
 export { Client, type Requests } from "./core/client.js";
 export type { ClientConnection } from "./core/connection.js";
 export type { ClientOptions, CallOptions } from "./core/call-options.js";
@@ -13,7 +13,7 @@ export type { Metadata, MetadataValue } from "./core/metadata.js";
 export type { RegisterOptions, Handler, CallKind } from "./core/registry.js";
 export type { Codec, CodecSession, Encoded } from "./core/codec.js";
 export type { Framer } from "./core/framing/framer.js";
-export type { Listener, StreamTransport, Connection, TransportDialOptions } from "./core/transport.js";
+export type { Listener, StreamTransport, Connection, TransportDialOptions, ListenTlsOptions } from "./core/transport.js";
 export { json } from "./codecs/json.js";
 export { msgpack, MAX_STRUCTURES, MAX_STRUCTURE_KEYS } from "./codecs/msgpack.js";
 export { registerCodec, codecNamed } from "./codecs/registry.js";
@@ -21,6 +21,10 @@ export { protobuf, loadRoot, type ProtobufCodec, type ProtobufOptions, type Long
 export { registerTransport } from "./transports/registry.js";
 export { tcp } from "./transports/tcp.js";
 export { memory, duplexPair, type MemoryListener } from "./transports/memory.js";
+export { tlsTransport } from "./transports/tls.js";
+export { dialWebSocket, WebSocketConnection, type WebSocketDialOptions, type WebSocketConstructor } from "./transports/ws/dial.js";
+export type { WebSocketLike } from "./transports/ws/channel.js";
+export type { AttachOptions, WebSocketEndpoint } from "./transports/ws/server.js";
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_HANDSHAKE_TIMEOUT } from "./core/options.js";
 export { HealthService, registerHealth, type ServingStatus, type HealthCheckRequest, type HealthCheckResponse } from "./transports/grpc/health.js";
 export { registerReflection, ReflectionService, describeRoots, type DescriptorIndex, type DescribedFile, type ServerReflectionRequest, type ServerReflectionResponse } from "./transports/grpc/reflection.js";

@@ -144,6 +144,8 @@ export class ServerConnection {
   };
 
   #congested(): boolean {
+    // A message stream (WebSocket) counts messages, not bytes: it says itself when it is backed up.
+    if (this.#stream.writableObjectMode) return this.#stream.writableNeedDrain || this.#writer.queued >= WRITE_BACKLOG_LIMIT;
     // Never below the stream's own high-water mark: past it, write() has asked for 'drain'.
     const limit = Math.max(WRITE_BACKLOG_LIMIT, this.#stream.writableHighWaterMark);
     return this.#writer.queued + this.#stream.writableLength >= limit;

@@ -2,6 +2,7 @@
 import type { StreamTransport } from "../core/transport.js";
 import { tcp } from "./tcp.js";
 import { tlsTransport } from "./tls.js";
+import { memory } from "./memory.js";
 
 const transports = new Map<string, StreamTransport>();
 
@@ -12,6 +13,8 @@ export function registerTransport(transport: StreamTransport): void {
 
 registerTransport(tcp);
 registerTransport(tlsTransport);
+// In-process only: it binds nothing until something listens on memory://name.
+registerTransport(memory);
 
 /** Parses a target; a bare "host:port" means tcp://host:port. */
 export function parseTarget(target: string): URL {

@@ -18,6 +18,11 @@ export interface CallOptions {
   onTrailer?: (metadata: Metadata) => void;
   /** gRPC: gzip the request messages (the server must accept gzip; every gRPC server does). */
   compress?: boolean;
+  /**
+   * While the client has no ready connection, wait for one (up to the deadline) instead of failing
+   * at once with UNAVAILABLE; default the client's `waitForReady` option (false).
+   */
+  waitForReady?: boolean;
 }
 
 export interface ClientOptions {

@@ -12,6 +12,7 @@ import type { CallKind } from "./registry.js";
 import { checkClientOptions, type CallOptions, type ClientOptions } from "./call-options.js";
 import { durationOption } from "./options.js";
 import { serviceProxy, type ServiceProxy } from "./service-proxy.js";
+import { connectionStates, type ConnectivityReporter, type ConnectivityState, type StateListener } from "./channel/states.js";
 import { json } from "../codecs/json.js";
 
 /** How close to our own deadline a peer's DEADLINE_EXCEEDED counts as our deadline passing. */
@@ -32,6 +33,10 @@ function isConnection(x: Duplex | ClientConnection): x is ClientConnection {
   return typeof (x as Partial<ClientConnection>).invoke === "function";
 }
 
+function reportsState(x: ClientConnection): x is ClientConnection & ConnectivityReporter {
+  return typeof (x as Partial<ConnectivityReporter>).getState === "function";
+}
+
 /** Requests for a client- or bidi-streaming call: any iterable or async iterable. */
 export type Requests<T = unknown> = AsyncIterable<T> | Iterable<T>;
 
@@ -41,10 +46,15 @@ interface Armed {
 }
 
 export class Client {
-  /** Settles (never rejects) with why the connection ended: CANCELLED after close(), UNAVAILABLE when lost. */
+  /**
+   * Settles (never rejects) with why the client ended: CANCELLED after close(); for a client on
+   * one connection that does not reconnect, the reason it was lost (UNAVAILABLE). A reconnecting
+   * channel outlives its connections, so only close() settles it.
+   */
   readonly closed: Promise<RpcError>;
   readonly peer: Peer | undefined;
   readonly #conn: ClientConnection;
+  readonly #states: ConnectivityReporter;
   readonly #timeout: number | undefined;
   readonly #send: Next;
 
@@ -63,6 +73,8 @@ export class Client {
       this.#conn = new StreamClientConnection(new DuplexChannel(transport, session, codec.name, max), session);
     }
     this.closed = this.#conn.closed;
+    // A channel reports its own states; a single connection is READY until it closes.
+    this.#states = reportsState(this.#conn) ? this.#conn : connectionStates(this.#conn.closed);
     const interceptors = [...(options.interceptors ?? [])];
     const send: Next = (req, ctx) => this.#conn.invoke(req, ctx);
     // Interceptors are user code: whatever they throw or reject with reaches the caller as an RpcError.
@@ -87,8 +99,8 @@ export class Client {
       throw RpcError.from(err, Code.INVALID_ARGUMENT);
     }
     const ctx = new CallContext(method, metadata, timeout === undefined ? undefined : Date.now() + timeout, this.peer);
-    if (options.onHeader || options.onTrailer || options.compress) {
-      ctx._client = { onHeader: options.onHeader, onTrailer: options.onTrailer, compress: options.compress };
+    if (options.onHeader || options.onTrailer || options.compress || options.waitForReady !== undefined) {
+      ctx._client = { onHeader: options.onHeader, onTrailer: options.onTrailer, compress: options.compress, waitForReady: options.waitForReady };
     }
     return { ctx, timeout };
   }
@@ -226,12 +238,36 @@ export class Client {
     return serviceProxy<T>(name, (method, params, options) => this.call(method, params, options));
   }
 
-  /** Calls waiting for replies. */
+  /** Calls waiting for a connection or for replies. */
   get pending(): number {
     return this.#conn.pending;
   }
 
-  /** Closes the connection; pending and later calls fail with CANCELLED "rpc: client is closed". Idempotent. */
+  /**
+   * The connectivity state: IDLE, CONNECTING, READY, TRANSIENT_FAILURE or SHUTDOWN (gRPC's
+   * semantics). `tryToConnect` makes an IDLE client start connecting, as a call would.
+   */
+  getState(tryToConnect = false): ConnectivityState {
+    return this.#states.getState(tryToConnect);
+  }
+
+  /**
+   * Resolves true once the state differs from `current`, false if `deadline` (epoch ms or a
+   * Date) passes first. Resolves true at once when the state already differs.
+   */
+  waitForStateChange(current: ConnectivityState, deadline: number | Date): Promise<boolean> {
+    return this.#states.waitForStateChange(current, deadline);
+  }
+
+  /** Calls `listener(state, error?)` on every state change; returns a function that stops it. */
+  onStateChange(listener: StateListener): () => void {
+    return this.#states.onStateChange(listener);
+  }
+
+  /**
+   * Closes the client (every connection of its channel); pending and later calls fail with
+   * CANCELLED "rpc: client is closed". Idempotent.
+   */
   async close(): Promise<void> {
     this.#conn.close();
     await this.#conn.closed;

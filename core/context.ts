@@ -6,6 +6,7 @@ export interface ClientCallHooks {
   onHeader?: ((md: Metadata) => void) | undefined;
   onTrailer?: ((md: Metadata) => void) | undefined;
   compress?: boolean | undefined;
+  waitForReady?: boolean | undefined;
 }
 
 /** Who is on the other end of a connection. */

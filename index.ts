@@ -9,6 +9,7 @@ export { RpcError, type RpcErrorOptions } from "./core/errors.js";
 export { Code, codeName } from "./core/codes.js";
 export { CallContext, type Peer } from "./core/context.js";
 export { compose, type Interceptor, type Next, type RpcRequest } from "./core/interceptor.js";
+export { retry, RetryBudget, MAX_RETRY_ATTEMPTS, type RetryOptions, type RetryBudgetOptions } from "./core/retry.js";
 export type { Metadata, MetadataValue } from "./core/metadata.js";
 export type { RegisterOptions, Handler, CallKind } from "./core/registry.js";
 export type { Codec, CodecSession, Encoded } from "./core/codec.js";

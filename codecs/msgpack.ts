@@ -10,6 +10,7 @@
 //   message  [4, id, payload]                                          a streaming call's request or reply
 //   end      [5, id]                                                   the client's half-close
 //   credit   [6, id, n]                                                the sender may send n more messages
+//   ping     [7, seq]   pong [8, seq]                                  keepalive (seq is the ping's own number)
 // A request whose requests follow as messages (client and bidi streams) has a seventh element, true.
 import { Packr, Unpackr } from "msgpackr";
 import { Code, isCode } from "../core/codes.js";
@@ -27,6 +28,8 @@ const CANCEL = 3;
 const MESSAGE = 4;
 const END = 5;
 const CREDIT = 6;
+const PING = 7;
+const PONG = 8;
 
 /** Record structures a peer may define on one connection; ours use at most 64. */
 export const MAX_STRUCTURES = 1024;
@@ -148,6 +151,10 @@ class MsgpackSession implements CodecSession {
     return this.#pack([CREDIT, id, credit], "credit");
   }
 
+  encodePing(seq: number, pong: boolean): Uint8Array {
+    return this.#pack([pong ? PONG : PING, seq], "ping");
+  }
+
   encodeCancel(id: CallId): Uint8Array {
     return this.#pack([CANCEL, id], "cancel");
   }
@@ -164,6 +171,7 @@ class MsgpackSession implements CodecSession {
     if (msg[0] === CANCEL) return { kind: "cancel", id };
     if (msg[0] === MESSAGE) return { kind: "message", id, payload: msg[2] };
     if (msg[0] === END) return { kind: "end", id };
+    if (msg[0] === PING) return typeof id === "number" ? { kind: "ping", id } : { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: "rpc: a ping's id must be a number" } };
     if (msg[0] === CREDIT) return isCredit(msg[2]) ? { kind: "credit", id, credit: msg[2] } : { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: "rpc: credit must be a positive integer" } };
     if (msg[0] !== REQUEST || typeof msg[2] !== "string") {
       return { kind: "invalid", id, error: { code: Code.INVALID_ARGUMENT, message: "rpc: msgpack envelope is not a request" } };
@@ -192,6 +200,7 @@ class MsgpackSession implements CodecSession {
     }
     if (msg[0] === RESULT && isId(id)) return { kind: "response", id, result: msg[2] };
     if (msg[0] === MESSAGE && isId(id)) return { kind: "message", id, payload: msg[2] };
+    if (msg[0] === PONG && typeof id === "number") return { kind: "pong", id };
     if (msg[0] === CREDIT && isId(id) && isCredit(msg[2])) return { kind: "credit", id, credit: msg[2] };
     throw malformed("not a response");
   }

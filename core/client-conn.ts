@@ -148,6 +148,8 @@ export class StreamClientConnection implements ClientConnection {
       this.#channel.close(new RpcError(Code.INTERNAL, `rpc: bad response from server: ${(err as Error).message}`, { cause: err }));
       return;
     }
+    // Keepalive answers are the pinger's (none yet on this connection); a server never pings.
+    if (msg.kind === "pong" || msg.kind === "ping") return;
     if (msg.id === null) {
       const e = (msg.kind === "response" ? msg.error : undefined) ?? { code: Code.UNKNOWN, message: "rpc: server closed the connection" };
       this.#channel.close(new RpcError(e.code, e.message, { fromPeer: true }));

@@ -28,6 +28,8 @@ export interface CodecSession {
   encodeEnd(id: CallId): Encoded;
   /** Grants the peer `credit` more messages on call `id`. */
   encodeCredit(id: CallId, credit: number): Encoded;
+  /** Keepalive: a client's ping `seq`, or the server's pong answering it. */
+  encodePing(seq: number, pong: boolean): Encoded;
   /**
    * Server side. Returns "invalid" (with an error to send back) for a frame whose id could be
    * read; throws an RpcError when even the id cannot be read, which closes the connection.

@@ -65,9 +65,16 @@ export interface InvalidEnvelope {
   readonly error: WireError;
 }
 
-export type ServerInbound = RequestEnvelope | CancelEnvelope | InvalidEnvelope | MessageEnvelope | EndEnvelope | CreditEnvelope;
+/** Keepalive: the client asks whether the connection is alive (ping); the server answers at once (pong). */
+export interface PingEnvelope {
+  readonly kind: "ping" | "pong";
+  /** The ping's own sequence number, echoed in the pong (not a call id). */
+  readonly id: number;
+}
 
-export type ClientInbound = ResponseEnvelope | MessageEnvelope | CreditEnvelope;
+export type ServerInbound = RequestEnvelope | CancelEnvelope | InvalidEnvelope | MessageEnvelope | EndEnvelope | CreditEnvelope | PingEnvelope;
+
+export type ClientInbound = ResponseEnvelope | MessageEnvelope | CreditEnvelope | PingEnvelope;
 
 /**
  * Messages of one direction a stream may have in flight before the receiver grants more: the

@@ -210,6 +210,10 @@ export class ServerConnection {
         else this.#reply(msg.id, undefined, new RpcError(msg.error.code, msg.error.message));
         return;
       }
+      case "ping":
+        return this.#onPing(msg.id);
+      case "pong":
+        return;
       case "message":
       case "end":
       case "credit": {
@@ -221,6 +225,15 @@ export class ServerConnection {
         if (problem) this.#failCall(msg.id, ctx, problem, true);
         return;
       }
+    }
+  }
+
+  /** Answers a client's keepalive ping at once. */
+  #onPing(seq: number): void {
+    try {
+      this.#writer.write(this.#framer.frame(this.#codec.encodePing(seq, true)));
+    } catch (err) {
+      this.#fail(RpcError.from(err, Code.INTERNAL));
     }
   }
 

@@ -6,7 +6,7 @@ import type { CodecSession, Encoded } from "../../core/codec.js";
 import type { CallId, ClientInbound, RequestEnvelope, ResponseEnvelope, ServerInbound, WireError } from "../../core/envelope.js";
 import type { MethodDescriptor, MethodTable } from "./descriptors.js";
 import type { Message } from "protobufjs";
-import { checkId, malformed, MethodNames, readRequest, readResponse, writeCancel, writeCredit, writeEnd, writeRequest, writeResponse, writeResult, writeStreamMessage } from "./envelope.js";
+import { checkId, malformed, MethodNames, readRequest, readResponse, writeCancel, writeCredit, writeEnd, writePing, writeRequest, writeResponse, writeResult, writeStreamMessage } from "./envelope.js";
 import { decodePayloadAt, preparePayload, type Longs } from "./payload.js";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -118,6 +118,10 @@ export class ProtobufSession implements CodecSession {
     return this.#body(writeEnd(checkId(id)));
   }
 
+  encodePing(seq: number, pong: boolean): Uint8Array {
+    return this.#body(writePing(checkId(seq), pong));
+  }
+
   /** Credit goes the other way from the messages it answers: the client grants replies, the server requests. */
   encodeCredit(id: CallId, credit: number): Uint8Array {
     const n = checkId(id);
@@ -156,6 +160,7 @@ export class ProtobufSession implements CodecSession {
         return wire;
       case "end":
       case "credit":
+      case "ping":
         return wire;
       case "bad":
         return invalid(wire.id, Code.INVALID_ARGUMENT, wire.message);
@@ -202,6 +207,7 @@ export class ProtobufSession implements CodecSession {
     }
     const id = wire.id;
     if (wire.credit > 0) return { kind: "credit", id, credit: wire.credit };
+    if (wire.pong) return { kind: "pong", id };
     if (wire.streamed) {
       const md = this.#awaiting.get(id);
       if (!md) return { kind: "message", id, payload: undefined };

@@ -29,6 +29,7 @@ message Request {
   bool streamed = 8;                  // true: payload is one more request of call id
   bool end = 9;                       // true: the client has sent its last request of call id
   uint32 credit = 10;                 // > 0: the server may send this many more replies on call id
+  bool ping = 11;                     // true: keepalive; the server answers with a pong of the same id
 }
 
 message MetadataEntry {
@@ -48,14 +49,15 @@ message Response {
   bool connection_error = 5;          // true: id means nothing; an error (code != 0) follows
   bool streamed = 6;                  // true: payload is one reply of call id; more may follow
   uint32 credit = 7;                  // > 0: the client may send this many more requests on call id
+  bool pong = 8;                      // true: the answer to the client's ping id
 }
 `;
 
 // Tags: field number << 3 | wire type (0 varint, 2 length-delimited).
 const REQ_ID = 0x08, REQ_METHOD = 0x12, REQ_TIMEOUT = 0x18, REQ_METADATA = 0x22, REQ_PAYLOAD = 0x2a, REQ_CANCEL = 0x30;
-const REQ_STREAM = 0x38, REQ_MESSAGE = 0x40, REQ_END = 0x48, REQ_CREDIT = 0x50;
+const REQ_STREAM = 0x38, REQ_MESSAGE = 0x40, REQ_END = 0x48, REQ_CREDIT = 0x50, REQ_PING = 0x58;
 const MD_KEY = 0x0a, MD_VALUES = 0x12, MD_LIST = 0x18;
-const RES_ID = 0x08, RES_CODE = 0x10, RES_MESSAGE = 0x1a, RES_PAYLOAD = 0x22, RES_CONNECTION = 0x28, RES_STREAMED = 0x30, RES_CREDIT = 0x38;
+const RES_ID = 0x08, RES_CODE = 0x10, RES_MESSAGE = 0x1a, RES_PAYLOAD = 0x22, RES_CONNECTION = 0x28, RES_STREAMED = 0x30, RES_CREDIT = 0x38, RES_PONG = 0x40;
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 const MAX_U32 = 0xffffffff;
@@ -108,6 +110,8 @@ export interface WireResponse extends WirePayload {
   /** A streaming call's reply (the call goes on), or credit (> 0), rather than its outcome. */
   readonly streamed: boolean;
   readonly credit: number;
+  /** The answer to the client's keepalive ping `id`. */
+  readonly pong: boolean;
 }
 
 /**
@@ -198,6 +202,11 @@ export function writeEnd(id: number): Uint8Array {
   return writeFlag(id, REQ_ID, REQ_END, 1);
 }
 
+/** Writes a keepalive ping (a Request) or its pong (a Response) with sequence number `seq`. */
+export function writePing(seq: number, pong: boolean): Uint8Array {
+  return pong ? writeFlag(seq, RES_ID, RES_PONG, 1) : writeFlag(seq, REQ_ID, REQ_PING, 1);
+}
+
 /** Writes credit for call `id`: a Request (to the server) or a Response (to the client) with only id and credit. */
 export function writeCredit(id: number, credit: number, toServer: boolean): Uint8Array {
   return toServer ? writeFlag(id, REQ_ID, REQ_CREDIT, credit) : writeFlag(id, RES_ID, RES_CREDIT, credit);
@@ -270,7 +279,7 @@ export function writeResponse(id: number | null, code: number, message: string, 
 export function readRequest(
   frame: Uint8Array,
   names?: MethodNames,
-): WireRequest | WireMessage | WireBad | { kind: "cancel" | "end"; id: number } | { kind: "credit"; id: number; credit: number } {
+): WireRequest | WireMessage | WireBad | { kind: "cancel" | "end" | "ping"; id: number } | { kind: "credit"; id: number; credit: number } {
   const r = strictReader(frame);
   let id: number | undefined;
   let method = "";
@@ -283,11 +292,13 @@ export function readRequest(
   let message = false;
   let end = false;
   let credit = 0;
+  let ping = false;
   try {
     while (r.pos < r.len) {
       const tag = r.uint32();
       switch (tag) {
         case REQ_ID: id = readId(r); break;
+        case REQ_PING: ping = r.bool(); break;
         case REQ_STREAM: stream = r.bool(); break;
         case REQ_MESSAGE: message = r.bool(); break;
         case REQ_END: end = r.bool(); break;
@@ -297,7 +308,7 @@ export function readRequest(
         case REQ_METADATA: (entries ??= []).push(readEntry(r)); break;
         case REQ_PAYLOAD: payloadLength = r.uint32(); payloadAt = r.pos; r.skip(payloadLength); break;
         case REQ_CANCEL: cancel = r.bool(); break;
-        default: skipUnknown(r, tag, 10);
+        default: skipUnknown(r, tag, 11);
       }
     }
   } catch (err) {
@@ -308,6 +319,7 @@ export function readRequest(
   id ??= 0; // proto3: an absent id is id 0
   if (cancel) return { kind: "cancel", id };
   if (end) return { kind: "end", id };
+  if (ping) return { kind: "ping", id };
   if (credit > 0) return { kind: "credit", id, credit: Math.min(credit, 0x7fffffff) };
   if (message) return { kind: "message", id, reader: r, payloadAt, payloadLength };
   let metadata: Metadata | undefined;
@@ -332,24 +344,26 @@ export function readResponse(frame: Uint8Array): WireResponse {
   let connection = false;
   let streamed = false;
   let credit = 0;
+  let pong = false;
   try {
     while (r.pos < r.len) {
       const tag = r.uint32();
       switch (tag) {
         case RES_ID: id = readId(r); break;
+        case RES_PONG: pong = r.bool(); break;
         case RES_STREAMED: streamed = r.bool(); break;
         case RES_CREDIT: credit = r.uint32(); break;
         case RES_CODE: code = r.uint32(); break;
         case RES_MESSAGE: message = r.string(); break;
         case RES_PAYLOAD: payloadLength = r.uint32(); payloadAt = r.pos; r.skip(payloadLength); break;
         case RES_CONNECTION: connection = r.bool(); break;
-        default: skipUnknown(r, tag, 7);
+        default: skipUnknown(r, tag, 8);
       }
     }
   } catch (err) {
     throw asMalformed(err, "netrpc.Response");
   }
-  return { id: connection ? null : id, code, message, streamed, credit: Math.min(credit, 0x7fffffff), reader: r, payloadAt, payloadLength };
+  return { id: connection ? null : id, code, message, streamed, pong, credit: Math.min(credit, 0x7fffffff), reader: r, payloadAt, payloadLength };
 }
 
 /** Call ids on protobuf connections are integers from 0 to 2^53-1 (our client's are). */

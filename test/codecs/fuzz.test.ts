@@ -86,6 +86,9 @@ function badInbound(msg: ServerInbound): string | undefined {
     case "end":
     case "message":
       return undefined;
+    case "ping":
+    case "pong":
+      return typeof msg.id === "number" ? undefined : `ping id ${String(msg.id)}`;
     case "credit":
       return Number.isInteger(msg.credit) && msg.credit >= 1 && msg.credit <= 0x7fffffff ? undefined : `credit ${String(msg.credit)}`;
     case "invalid":
@@ -102,6 +105,7 @@ function badInbound(msg: ServerInbound): string | undefined {
 function badResponse(res: ClientInbound): string | undefined {
   if (typeof res !== "object" || res === null) return "not an object";
   if (res.kind === "message") return isId(res.id) ? (res.error === undefined ? undefined : badWireError(res.error)) : `id ${String(res.id)}`;
+  if (res.kind === "pong" || res.kind === "ping") return typeof res.id === "number" ? undefined : `pong id ${String(res.id)}`;
   if (res.kind === "credit") return isId(res.id) && Number.isInteger(res.credit) && res.credit >= 1 ? undefined : `credit ${String(res.credit)}`;
   if (res.kind !== "response") return `kind ${String((res as { kind?: unknown }).kind)}`;
   if (res.id !== null && !isId(res.id)) return `id ${String(res.id)}`;

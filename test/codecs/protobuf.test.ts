@@ -316,6 +316,14 @@ t.test("streaming envelopes: messages, half-close and credit, as ENVELOPE_PROTO 
   client.encodeRequest({ kind: "request", id: 5, method: "t.Things.Upload", params: undefined, stream: true });
   rejects(t, () => client.encodeMessage(5, "t.Things.Upload", { nope: 1 }, true), Code.INVALID_ARGUMENT, /^rpc: protobuf: bad request for t\.Things\.Upload: /, "a request that does not fit its type");
   t.same(client.decodeResponse(Response.encode({ id: 77, streamed: true }).finish()), { kind: "message", id: 77, payload: undefined }, "a reply for a call we dropped: nothing to decode it as");
+
+  // Keepalive: a ping is a Request with ping = 11, its answer a Response with pong = 8.
+  const ping = client.encodePing(9, false);
+  t.same(asObject(Request, ping), { id: 9, ping: true }, "ping = 11");
+  t.same(server.decodeRequest(ping), { kind: "ping", id: 9 });
+  const pong = server.encodePing(9, true);
+  t.same(asObject(Response, pong), { id: 9, pong: true }, "pong = 8");
+  t.same(client.decodeResponse(pong), { kind: "pong", id: 9 });
 });
 
 t.test("unknown methods", async (t) => {

@@ -269,3 +269,18 @@ t.test("the stream envelopes on the JSON wire", async (t) => {
   for (let i = STREAM_WINDOW; i < STREAM_WINDOW + 3; i++) t.same(await raw.readJson(), { id: 7, message: i });
   t.same(await raw.readJson(), { id: 7, result: {}, error: null, void: true });
 });
+
+t.test("keepalive envelopes: the server answers a ping at once, in every codec", async (t) => {
+  const { port } = await startServer(t);
+  const raw = new LineSocket(net.connect(port, "127.0.0.1"));
+  t.teardown(() => raw.destroy());
+  await raw.write(`{"id":41,"ping":true}\n`);
+  t.same(await raw.readJson(), { id: 41, pong: true });
+  for (const codec of [json, msgpack, protobuf({ proto: protoFile })]) {
+    const session = codec.fork();
+    const server = codec.fork();
+    const frame = session.encodePing(7, false);
+    t.same(server.decodeRequest(frame), { kind: "ping", id: 7 }, `${codec.name}: ping`);
+    t.same(session.decodeResponse(server.encodePing(7, true)), { kind: "pong", id: 7 }, `${codec.name}: pong`);
+  }
+});

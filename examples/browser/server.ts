@@ -3,7 +3,7 @@
 //   npm run example-browser -- [--listen 127.0.0.1:8080]
 // then open http://127.0.0.1:8080/ (?codec=msgpack for msgpack). Prints "LISTENING <url>".
 import http from "node:http";
-import net from "node:net";
+import type net from "node:net";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -25,9 +25,6 @@ const rpc = new Server();
 rpc.register(new UserServer()).register(new Arith()).register(new Slow());
 rpc.register(new Counter(), COUNTER_STREAMS);
 rpc.register(new User(), { service: "user.User", proto: USER_PROTO });
-// netrpc's WebSocket listener, on loopback only: the public port below hands it the upgrades.
-const inner = await rpc.listen("ws://127.0.0.1:0/rpc");
-const innerPort = new URL(inner.url).port;
 
 const web = http.createServer((req, res) => {
   const path = new URL(req.url ?? "/", "http://localhost").pathname;
@@ -38,30 +35,8 @@ const web = http.createServer((req, res) => {
   }
   res.writeHead(200, { "content-type": file.type, "cache-control": "no-store" }).end(file.body);
 });
-
-// WebSocket upgrades on /rpc go to the netrpc listener byte for byte, as a reverse proxy in front
-// of it would: the request head as received, then both directions piped.
-web.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-  if (new URL(req.url ?? "/", "http://localhost").pathname !== "/rpc") {
-    socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n");
-    return;
-  }
-  const upstream = net.connect(Number(innerPort), "127.0.0.1", () => {
-    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
-    if (head.length > 0) upstream.write(head);
-    socket.pipe(upstream).pipe(socket);
-  });
-  const cut = () => {
-    socket.destroy();
-    upstream.destroy();
-  };
-  upstream.on("error", cut);
-  socket.on("error", cut);
-  upstream.on("close", cut);
-  socket.on("close", cut);
-});
+// WebSocket upgrades at /rpc go to netrpc; the page and its script are plain requests above.
+rpc.attach(web, { path: "/rpc" });
 
 await new Promise<void>((resolve, reject) => {
   web.once("error", reject);
@@ -70,10 +45,12 @@ await new Promise<void>((resolve, reject) => {
 const bound = web.address() as net.AddressInfo;
 process.stdout.write(`LISTENING http://${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}/\n`);
 
+// netrpc first (its connections get a 1001 close frame), then the http server it was attached to.
 const stop = () => {
-  web.closeAllConnections();
-  web.close();
-  void rpc.close().then(() => process.exit(0));
+  void rpc.close().then(() => {
+    web.closeAllConnections();
+    web.close(() => process.exit(0));
+  });
 };
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);

@@ -13,7 +13,7 @@ import { checkChannelOptions, type ChannelOptions, type CheckedChannelOptions } 
 import { noAddresses, resolverFor, resolverSchemes, type Resolver, type ResolverFactory } from "./resolver.js";
 import { Subchannel, type Connector } from "./subchannel.js";
 import { ConnectivityState, StateCell, type ConnectivityReporter, type StateListener } from "./states.js";
-import { parseResolverTarget, type Target } from "./target.js";
+import { parseResolverTarget, passthroughAddress, type Target } from "./target.js";
 import "./dns.js";
 import "./pick-first.js";
 import "./round-robin.js";
@@ -74,7 +74,7 @@ export class Channel implements ClientConnection, ConnectivityReporter {
     this.#parsed = parsed ?? { scheme: "passthrough", authority: "", endpoint: init.target, query: new URLSearchParams(), text: init.target };
     this.#factory = resolverFor(this.#parsed.scheme)!;
     this.#checked = checkChannelOptions(init.options, parsed !== undefined);
-    if (this.#parsed.scheme === "passthrough") init.checkAddress?.(this.#parsed.endpoint);
+    if (this.#parsed.scheme === "passthrough") init.checkAddress?.(passthroughAddress(this.#parsed));
     // Made once now so a bad target is refused at dial; resolvers do nothing until a later tick.
     this.#factory(this.#parsed, { addresses() {}, error() {} }, init.options).close();
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));

@@ -4,7 +4,7 @@ import { isIP } from "node:net";
 import { Code } from "../codes.js";
 import { RpcError } from "../errors.js";
 import type { ChannelOptions } from "./options.js";
-import { addressFor, splitHostPort, type Target } from "./target.js";
+import { addressFor, passthroughAddress, splitHostPort, type Target } from "./target.js";
 
 /** One address a resolver found. */
 export interface ResolvedAddress {
@@ -69,7 +69,7 @@ export function fixedResolver(list: readonly ResolvedAddress[], listener: Resolv
 /** `passthrough:///tcp://127.0.0.1:7001`: the endpoint is the one address. */
 registerResolver("passthrough", (target, listener) => {
   if (!target.endpoint) throw new TypeError(`rpc: ${target.text} names no address (hint: passthrough:///127.0.0.1:7001)`);
-  return fixedResolver([{ address: target.endpoint }], listener);
+  return fixedResolver([{ address: passthroughAddress(target) }], listener);
 });
 
 /** `static:///127.0.0.1:7001,127.0.0.2:7002?transport=grpc`: a fixed list of host:port. */

@@ -24,6 +24,12 @@ export function parseResolverTarget(text: string, schemes: ReadonlySet<string>):
   return { scheme: m[1]!.toLowerCase(), authority: m[2]!, endpoint: decodeURIComponent(m[3]!), query: new URLSearchParams(m[4] ?? ""), text };
 }
 
+/** A passthrough target's one address: the endpoint with its query (`?codec=` belongs to the address). */
+export function passthroughAddress(target: Target): string {
+  const query = target.query.toString();
+  return query ? `${target.endpoint}?${query}` : target.endpoint;
+}
+
 /** Transports a resolved host:port may be dialed over, and the default. */
 const HOST_PORT_TRANSPORTS = new Set(["tcp", "tls", "ws", "wss", "grpc", "grpcs"]);
 export const DEFAULT_TRANSPORT = "tcp";

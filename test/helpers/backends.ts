@@ -2,7 +2,7 @@
 // each answering with its own name, that can be killed and restarted on the same port.
 import net from "node:net";
 import { Server, type CallContext } from "../../index.js";
-import { sleep, type Teardown } from "./net.js";
+import type { Teardown } from "./net.js";
 
 /** What one backend has seen. */
 export interface Seen {
@@ -32,7 +32,11 @@ class Who {
     this.#seen.ids.add(params.id);
     this.#seen.served++;
     if (params.ms) {
-      await Promise.race([sleep(params.ms), new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }))]);
+      // Stops early (timer cleared) when the call is aborted, so a killed server leaves no timer behind.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, params.ms);
+        ctx.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+      });
     }
     return this.#name;
   }

@@ -86,11 +86,11 @@ if (!secure) console.log("(no openssl here: the tls:// rows are left out)");
 console.log();
 
 const deployments: Array<{ label: string; connect: () => Promise<Client>; run: (c: Client) => Promise<void> }> = [
-  { label: "tcp  + json", connect: () => dial(tcp.url), run: classic },
-  { label: "tcp  + msgpack", connect: () => dial(`${tcp.url}?codec=msgpack`), run: classic },
+  { label: "tcp  + json", connect: () => dial(tcp.url), run: both(classic, streams) },
+  { label: "tcp  + msgpack", connect: () => dial(`${tcp.url}?codec=msgpack`), run: both(classic, streams) },
   { label: "tcp  + protobuf", connect: () => dial(tcp.url, { codec: protobuf({ proto: USER_PROTO }) }), run: proto },
   { label: "unix + json", connect: () => dial(unix.url), run: classic },
-  { label: "unix + msgpack", connect: () => dial(`${unix.url}?codec=msgpack`), run: classic },
+  { label: "unix + msgpack", connect: () => dial(`${unix.url}?codec=msgpack`), run: both(classic, streams) },
   { label: "grpc + protobuf (HTTP/2, real gRPC)", connect: () => dial(grpc.url, { proto: USER_PROTO }), run: proto },
   { label: "grpc + json", connect: () => dial(grpc.url), run: both(classic, streams) },
   { label: "grpc + msgpack", connect: () => dial(`${grpc.url}?codec=msgpack`), run: both(classic, streams) },
@@ -104,7 +104,7 @@ if (secure && cert) {
   const trust = { tls: { ca: cert.cert } };
   deployments.push(
     { label: "tls  + json", connect: () => dial(secure.url, trust), run: classic },
-    { label: "tls  + msgpack", connect: () => dial(`${secure.url}?codec=msgpack`, trust), run: classic },
+    { label: "tls  + msgpack", connect: () => dial(`${secure.url}?codec=msgpack`, trust), run: both(classic, streams) },
     { label: "grpcs on the tls port (ALPN h2) + protobuf", connect: () => dial(secure.url.replace("tls://", "grpcs://"), { ...trust, proto: USER_PROTO }), run: proto },
     { label: "wss on the tls port + json", connect: () => dial(`${secure.url.replace("tls://", "wss://")}/rpc`, trust), run: classic },
   );

@@ -2,7 +2,6 @@
 import type tls from "node:tls";
 import { Client } from "./client.js";
 import { checkClientOptions, type ClientOptions } from "./call-options.js";
-import { durationOption } from "./options.js";
 import { StreamClientConnection } from "./client-conn.js";
 import { DuplexChannel } from "./duplex-channel.js";
 import type { Codec } from "./codec.js";
@@ -14,8 +13,9 @@ import { codecFor, codecNamed } from "../codecs/registry.js";
 import { parseTarget, transportFor } from "../transports/registry.js";
 import { dialGrpc } from "../transports/grpc/client.js";
 import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
-import { dialWebSocket } from "../transports/ws/dial.js";
+import { dialWebSocket, type WebSocketConnection } from "../transports/ws/dial.js";
 import { nodeWebSocket } from "../transports/ws/node.js";
+import { keepaliveSettings, type KeepaliveSettings } from "../transports/keepalive.js";
 
 export interface DialOptions extends Omit<ClientOptions, "peer">, ChannelOptions {
   /** Milliseconds to wait for each connection attempt; default 20 s (gRPC's minimum connect timeout). */
@@ -27,8 +27,19 @@ export interface DialOptions extends Omit<ClientOptions, "peer">, ChannelOptions
   /** tls://, grpcs:// and wss://: CA, client certificate and key (mutual TLS), servername, rejectUnauthorized. */
   tls?: tls.ConnectionOptions;
   /**
-   * ws:// and wss://: milliseconds between pings to the server; a ping still unanswered when the
-   * next is due ends the connection (UNAVAILABLE). Default none: the server pings us.
+   * grpc://, grpcs://, and ws:// / wss:// from Node: milliseconds from a ping's ack to the next
+   * ping (HTTP/2 PING, WebSocket ping); default none, as gRPC. Servers refuse pings more often
+   * than they permit (gRPC's default: every 5 minutes) with GOAWAY too_many_pings, after which
+   * the next connection of this client pings half as often.
+   */
+  keepaliveTime?: number;
+  /** Milliseconds a ping may go unacknowledged before the connection is dropped (UNAVAILABLE); default 20 s. */
+  keepaliveTimeout?: number;
+  /** Ping also while no call is running; default false (servers refuse that unless they permit it). */
+  keepalivePermitWithoutCalls?: boolean;
+  /**
+   * @deprecated Use keepaliveTime (with keepalivePermitWithoutCalls). ws:// and wss://: a ping
+   * every interval, calls or not; one still unanswered when the next is due ends the connection.
    */
   keepaliveInterval?: number;
 }
@@ -49,7 +60,8 @@ type Plan =
  */
 export async function dial(target: string, options: DialOptions = {}): Promise<Client> {
   const max = checkClientOptions(options);
-  durationOption("option keepaliveInterval", options.keepaliveInterval);
+  // One for every connection of this client: a server's too_many_pings slows the later ones.
+  const keepalive = keepaliveSettings(options);
   const plans = new Map<string, Plan>();
   const planFor = (address: string): Plan => {
     let plan = plans.get(address);
@@ -59,7 +71,7 @@ export async function dial(target: string, options: DialOptions = {}): Promise<C
   const channel = new Channel({
     target,
     options,
-    connector: (address, attempt) => connect(planFor(address.address), address, options, max, attempt),
+    connector: (address, attempt) => connect(planFor(address.address), address, options, max, attempt, keepalive),
     checkAddress: planFor,
   });
   if (!options.lazy) {
@@ -88,18 +100,19 @@ function makePlan(address: string, options: DialOptions): Plan {
 }
 
 /** One connection to one address, over the transport its scheme names. */
-async function connect(plan: Plan, address: ResolvedAddress, options: DialOptions, max: number, attempt: AttemptOptions): Promise<Connected> {
+async function connect(plan: Plan, address: ResolvedAddress, options: DialOptions, max: number, attempt: AttemptOptions, keepalive: KeepaliveSettings | undefined): Promise<Connected> {
   const { url, codec } = plan;
   // An address a resolver found by name is checked against that name's certificate.
   const tlsOptions = address.servername && options.tls?.servername === undefined ? { ...options.tls, servername: address.servername } : options.tls;
   const dialOptions = { connectTimeout: attempt.connectTimeout, signal: attempt.signal };
   if (plan.kind === "grpc") {
-    const conn = await dialGrpc(url, { ...dialOptions, codec: plan.messages, maxMessageSize: max, tls: tlsOptions });
+    const conn = await dialGrpc(url, { ...dialOptions, codec: plan.messages, maxMessageSize: max, tls: tlsOptions, keepalive });
     return { connection: conn, peer: conn.peer };
   }
   if (plan.kind === "ws") {
-    const WebSocket = nodeWebSocket({ tls: tlsOptions, maxMessageSize: max, keepaliveInterval: options.keepaliveInterval });
-    const conn = await dialWebSocket(url, { ...dialOptions, codec, maxMessageSize: max, WebSocket });
+    let conn: WebSocketConnection | undefined;
+    const WebSocket = nodeWebSocket({ tls: tlsOptions, maxMessageSize: max, keepalive, busy: () => (conn?.pending ?? 0) > 0 });
+    conn = await dialWebSocket(url, { ...dialOptions, codec, maxMessageSize: max, WebSocket });
     return { connection: conn, peer: conn.peer };
   }
   const { stream, peer } = await transportFor(url).dial(url, { ...dialOptions, tls: tlsOptions });

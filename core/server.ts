@@ -19,6 +19,7 @@ import { parseTarget, transportFor } from "../transports/registry.js";
 import { endpointOf, listenOn, peerOf } from "../transports/tcp.js";
 import { closeFailedHandshake, peerOfTls } from "../transports/tls.js";
 import { GrpcServer } from "../transports/grpc/server.js";
+import { DEFAULT_KEEPALIVE_MIN_TIME, DEFAULT_MAX_PING_STRIKES } from "../transports/keepalive.js";
 import { WebSocketGateway, type AttachOptions, type ServedConnection, type WebSocketEndpoint } from "../transports/ws/server.js";
 import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
 import type http from "node:http";
@@ -50,10 +51,23 @@ export interface ServerOptions {
    */
   compression?: "gzip" | "identity";
   /**
-   * WebSocket connections: milliseconds between the server's pings; a peer that has not answered
-   * the previous ping when the next is due is cut. Default 30 s; 0 turns pings off.
+   * WebSocket and gRPC (HTTP/2) connections: milliseconds between the server's pings; a peer
+   * that has not answered the previous ping when the next is due is cut. Default 30 s; 0 turns
+   * pings off.
    */
   keepaliveInterval?: number;
+  /**
+   * gRPC: the shortest interval at which a client may ping (gRPC's PERMIT_KEEPALIVE_TIME);
+   * default 5 minutes, as gRPC; 0 for any. Sending headers or data forgives earlier pings.
+   */
+  keepaliveMinTime?: number;
+  /** gRPC: accept pings while the client has no call running; default false (they must then be two hours apart). */
+  keepalivePermitWithoutCalls?: boolean;
+  /**
+   * gRPC: pings too soon that are forgiven; the next one gets GOAWAY ENHANCE_YOUR_CALM
+   * "too_many_pings", and the connection ends after its calls in flight. Default 2, as gRPC; 0 for no limit.
+   */
+  maxPingStrikes?: number;
 }
 
 export interface ListenOptions {
@@ -79,6 +93,9 @@ export class Server {
   readonly maxConcurrentCalls: number;
   readonly handshakeTimeout: number;
   readonly keepaliveInterval: number;
+  readonly keepaliveMinTime: number;
+  readonly keepalivePermitWithoutCalls: boolean;
+  readonly maxPingStrikes: number;
   readonly #codecs: Map<string, Codec>;
   readonly #registry = new Registry();
   readonly #protoRoots: Root[] = [];
@@ -101,6 +118,11 @@ export class Server {
     this.maxConcurrentCalls = intOption("maxConcurrentCalls", options.maxConcurrentCalls, DEFAULT_MAX_CONCURRENT_CALLS, 1, 2 ** 31 - 1);
     this.handshakeTimeout = intOption("handshakeTimeout", options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, 1, MAX_TIMER_MS);
     this.keepaliveInterval = intOption("keepaliveInterval", options.keepaliveInterval, DEFAULT_KEEPALIVE_INTERVAL, 0, MAX_TIMER_MS);
+    this.keepaliveMinTime = intOption("keepaliveMinTime", options.keepaliveMinTime, DEFAULT_KEEPALIVE_MIN_TIME, 0, MAX_TIMER_MS);
+    this.maxPingStrikes = intOption("maxPingStrikes", options.maxPingStrikes, DEFAULT_MAX_PING_STRIKES, 0, 2 ** 31 - 1);
+    const permit = options.keepalivePermitWithoutCalls;
+    if (permit !== undefined && typeof permit !== "boolean") throw new TypeError(`rpc: option keepalivePermitWithoutCalls must be a boolean, got ${String(permit)}`);
+    this.keepalivePermitWithoutCalls = permit === true;
     this.#codecs = new Map((options.codecs ?? [json, msgpack]).map((c) => [c.name, c]));
     if (this.#codecs.size === 0) throw new RangeError("rpc: option codecs must name at least one codec");
     this.#interceptors = [...(options.interceptors ?? [])];
@@ -170,6 +192,7 @@ export class Server {
     this.#grpc ??= new GrpcServer({
       ...this.#dispatcher,
       compressReplies: this.#compressReplies,
+      keepalive: { interval: this.keepaliveInterval, minTime: this.keepaliveMinTime, permitWithoutCalls: this.keepalivePermitWithoutCalls, maxPingStrikes: this.maxPingStrikes },
       messageCodec: (name) => {
         let found = this.#messageCodecs.get(name);
         if (found) return found;

@@ -13,10 +13,12 @@ import { ACCEPT_ENCODING, compress, decompress } from "./compression.js";
 import { codeForHttpStatus, decodeMessage, headerValue, putMetadata, readHeaders } from "./headers.js";
 import type { MessageCodec, MethodMessages } from "./messages.js";
 import { MessageQueue } from "../../core/message-queue.js";
+import { debug } from "../../core/debug.js";
+import { KeepalivePinger, TOO_MANY_PINGS, type KeepaliveSettings } from "../keepalive.js";
 import { drained } from "./drain.js";
 import { encodeTimeout } from "./timeout.js";
 
-const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } = http2.constants;
 const USER_AGENT = "netrpc-node/0.1";
 /** Replies a caller may leave unread before the stream stops reading them. */
 const QUEUE_HIGH_WATER = 16;
@@ -28,6 +30,8 @@ export interface GrpcDialOptions {
   readonly signal?: AbortSignal | undefined;
   /** grpcs://: CA, client certificate and key for mutual TLS, servername, rejectUnauthorized. */
   readonly tls?: tls.ConnectionOptions | undefined;
+  /** HTTP/2 PINGs to the server; shared by the connections of one dial (too_many_pings slows them all). */
+  readonly keepalive?: KeepaliveSettings | undefined;
 }
 
 /** The status of an RST_STREAM with no gRPC status before it (PROTOCOL-HTTP2.md, "Errors"). */
@@ -91,7 +95,10 @@ export class GrpcClientConnection implements ClientConnection {
   readonly #max: number;
   readonly #calls = new Set<ClientCall>();
   readonly #scheme: string;
+  readonly #keepalive: KeepaliveSettings | undefined;
+  readonly #pinger: KeepalivePinger | undefined;
   #error: RpcError | undefined;
+  #ended = false;
   #resolveClosed!: (err: RpcError) => void;
 
   constructor(session: http2.ClientHttp2Session, url: URL, options: GrpcDialOptions) {
@@ -104,10 +111,49 @@ export class GrpcClientConnection implements ClientConnection {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     session.on("error", (err) => this.#lost(new RpcError(Code.UNAVAILABLE, `rpc: connection lost: ${err.message}`, { cause: err })));
     session.on("close", () => this.#lost(new RpcError(Code.UNAVAILABLE, "rpc: connection lost: closed by the peer")));
-    // After GOAWAY the calls already running finish; new ones must go elsewhere.
-    session.on("goaway", () => {
+    session.on("goaway", (code: number, _lastStreamId: number, data?: Buffer) => this.#onGoaway(code, data));
+    this.#keepalive = options.keepalive;
+    if (options.keepalive) {
+      this.#pinger = new KeepalivePinger(options.keepalive, {
+        busy: () => this.#calls.size > 0,
+        ping: (acked) => {
+          if (session.closed || session.destroyed) return false;
+          // The callback also runs, with an error, for a ping the session's end cancelled.
+          return session.ping((err) => err || acked());
+        },
+        dead: (err) => {
+          this.#lost(err, true);
+          session.destroy();
+        },
+      });
+    }
+  }
+
+  /**
+   * After GOAWAY NO_ERROR the calls already running finish and new ones must go elsewhere. Any
+   * other code ends the session at once (node destroys it), so running calls fail with what it
+   * says; ENHANCE_YOUR_CALM "too_many_pings" means our keepalive pings too often for the server,
+   * and the next connection pings half as often (A8).
+   */
+  #onGoaway(code: number, data: Buffer | undefined): void {
+    if (code === NGHTTP2_NO_ERROR) {
       this.#error ??= new RpcError(Code.UNAVAILABLE, "rpc: the server is going away (GOAWAY)");
-    });
+      return;
+    }
+    const said = data && data.length > 0 ? data.toString("latin1") : "";
+    let message = `rpc: the server closed the connection (GOAWAY code ${code}${said ? ` ${JSON.stringify(said)}` : ""})`;
+    if (code === NGHTTP2_ENHANCE_YOUR_CALM && said === TOO_MANY_PINGS && this.#keepalive) {
+      const was = this.#keepalive.time;
+      const next = this.#keepalive.slowDown();
+      message += `: it permits no pings every ${was} ms (keepaliveTime); the next connection pings every ${next} ms`;
+      debug("grpc server refused our pings every %d ms (too_many_pings): keepaliveTime is now %d ms", was, next);
+    }
+    this.#lost(new RpcError(Code.UNAVAILABLE, message, { fromPeer: true }), true);
+  }
+
+  /** Milliseconds between this connection's keepalive pings, doubled for later ones after too_many_pings; undefined without keepalive. */
+  get keepaliveTime(): number | undefined {
+    return this.#keepalive?.time;
   }
 
   get pending(): number {
@@ -151,11 +197,19 @@ export class GrpcClientConnection implements ClientConnection {
     const call = new ClientCall(stream, req, ctx, messages, this.#max);
     this.#calls.add(call);
     void call.done.then(() => this.#calls.delete(call));
+    this.#pinger?.wake();
     return call.result;
   }
 
-  #lost(err: RpcError): void {
+  /**
+   * The connection has ended: every call still running fails with `err`. `decisive` (a keepalive
+   * timeout, the server's GOAWAY with an error) is why it ended, more than a graceful GOAWAY before it.
+   */
+  #lost(err: RpcError, decisive = false): void {
+    if (!this.#ended && decisive) this.#error = err;
     this.#error ??= err;
+    this.#ended = true;
+    this.#pinger?.stop();
     for (const call of this.#calls) call.fail(err);
     this.#resolveClosed(this.#error);
   }
@@ -163,6 +217,8 @@ export class GrpcClientConnection implements ClientConnection {
   close(): void {
     const err = new RpcError(Code.CANCELLED, "rpc: client is closed");
     this.#error ??= err;
+    this.#ended = true;
+    this.#pinger?.stop();
     for (const call of this.#calls) call.fail(err);
     this.#session.destroy();
     this.#resolveClosed(this.#error);

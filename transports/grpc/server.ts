@@ -16,8 +16,21 @@ import { codecNameOf, type MessageCodec, type MethodMessages } from "./messages.
 import { MessageQueue } from "../../core/message-queue.js";
 import { drained } from "./drain.js";
 import { parseTimeout } from "./timeout.js";
+import { PingPolicy, TOO_MANY_PINGS } from "../keepalive.js";
 
-const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, NGHTTP2_NO_ERROR } = http2.constants;
+const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+/** The server's keepalive on HTTP/2 sessions: its own pings, and what it permits of a client's. */
+export interface GrpcKeepalive {
+  /** Ms between the server's pings; a client that has not acked one when the next is due is dropped. 0: none. */
+  readonly interval: number;
+  /** Least ms between a client's pings; 0: any rate. */
+  readonly minTime: number;
+  /** Client pings while no call runs are fine (else they must be two hours apart). */
+  readonly permitWithoutCalls: boolean;
+  /** Pings too soon that are forgiven before GOAWAY too_many_pings; 0: no limit. */
+  readonly maxPingStrikes: number;
+}
 
 /** What the gRPC server needs from the netrpc Server it belongs to. */
 export interface GrpcHost extends Dispatcher {
@@ -25,6 +38,7 @@ export interface GrpcHost extends Dispatcher {
   messageCodec(name: string): MessageCodec | undefined;
   /** Compress replies by default when the client accepts gzip. */
   readonly compressReplies: boolean;
+  readonly keepalive: GrpcKeepalive;
 }
 
 /** Received messages a handler may leave unread before the stream stops reading (HTTP/2 flow control then holds the sender). */
@@ -45,6 +59,7 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> | Iter
 export class GrpcServer {
   readonly #host: GrpcHost;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #keepalives = new WeakMap<http2.Http2Session, SessionKeepalive>();
   readonly #calls = new Set<ServerCall>();
   #cleartext: http2.Http2Server | undefined;
   #draining = false;
@@ -67,7 +82,10 @@ export class GrpcServer {
         return;
       }
       this.#sessions.add(session);
+      const keepalive = new SessionKeepalive(session, this.#host.keepalive);
+      this.#keepalives.set(session, keepalive);
       session.on("close", () => {
+        keepalive.stop();
         this.#sessions.delete(session);
         this.#checkIdle();
       });
@@ -128,12 +146,83 @@ export class GrpcServer {
       stream.end(`rpc: content-type ${JSON.stringify(contentType ?? "")} is not gRPC`);
       return;
     }
-    const call = new ServerCall(this.#host, stream, headers, raw, codecName, contentType!, this.#draining);
+    const keepalive = stream.session ? this.#keepalives.get(stream.session) : undefined;
+    const call = new ServerCall(this.#host, stream, headers, raw, codecName, contentType!, this.#draining, () => keepalive?.sent());
     this.#calls.add(call);
     void call.done.then(() => {
       this.#calls.delete(call);
       this.#checkIdle();
     });
+  }
+}
+
+/**
+ * One session's keepalive (A9): the server pings every `interval` and drops a client that has not
+ * acked the previous ping, and holds the client's own pings to the policy (A8, "Server
+ * Enforcement"): too many too soon earn GOAWAY ENHANCE_YOUR_CALM "too_many_pings", after which
+ * the calls in flight finish and the session ends.
+ */
+class SessionKeepalive {
+  readonly #session: http2.ServerHttp2Session;
+  readonly #policy: PingPolicy;
+  #streams = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #unacked = false;
+  #refused = false;
+
+  constructor(session: http2.ServerHttp2Session, options: GrpcKeepalive) {
+    this.#session = session;
+    this.#policy = new PingPolicy({ minTime: options.minTime, permitWithoutCalls: options.permitWithoutCalls, maxStrikes: options.maxPingStrikes });
+    session.on("stream", (stream: http2.ServerHttp2Stream) => {
+      this.#streams++;
+      stream.once("close", () => this.#streams--);
+    });
+    // node acks every PING itself; this only judges how often they come.
+    session.on("ping", () => {
+      if (!this.#refused && this.#policy.received(this.#streams)) this.#tooManyPings();
+    });
+    if (options.interval > 0) {
+      this.#timer = setInterval(() => this.#ping(options.interval), options.interval);
+      this.#timer.unref();
+    }
+  }
+
+  /** The server sent headers or data: the client may ping again (pings measure more than liveness). */
+  sent(): void {
+    this.#policy.sent();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #ping(interval: number): void {
+    const session = this.#session;
+    if (session.destroyed) return this.stop();
+    if (this.#unacked) {
+      debug("http2 client did not ack a ping within %d ms: dropping the connection", interval);
+      this.stop();
+      session.destroy();
+      return;
+    }
+    this.#unacked = true;
+    try {
+      session.ping((err) => {
+        if (!err) this.#unacked = false;
+      });
+    } catch {
+      // The session is closing: its 'close' stops us.
+    }
+  }
+
+  #tooManyPings(): void {
+    this.#refused = true;
+    debug("http2 client pings too often: GOAWAY ENHANCE_YOUR_CALM too_many_pings");
+    const session = this.#session;
+    if (session.closed || session.destroyed) return;
+    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from(TOO_MANY_PINGS));
+    // No new streams; those in flight finish, then the session ends.
+    session.close();
   }
 }
 
@@ -161,12 +250,15 @@ class ServerCall {
   #headersSent = false;
   #finished = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Tells the session's keepalive that headers or data went out. */
+  readonly #sent: () => void;
   #resolveClosed!: () => void;
   #resolveHandled!: () => void;
 
-  constructor(host: GrpcHost, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined, codecName: string, contentType: string, draining: boolean) {
+  constructor(host: GrpcHost, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, raw: string[] | undefined, codecName: string, contentType: string, draining: boolean, sent: () => void) {
     this.#host = host;
     this.#stream = stream;
+    this.#sent = sent;
     this.#contentType = contentType;
     this.#reader = new MessageReader(host.maxMessageSize);
     // A call is done when its stream has closed and its handler has returned (shutdown waits for both).
@@ -301,6 +393,7 @@ class ServerCall {
     if (this.#gzipReplies) headers["grpc-encoding"] = "gzip";
     putMetadata(headers, ctx._responseMetadata().header, Code.INTERNAL);
     this.#stream.respond(headers, { waitForTrailers: true });
+    this.#sent();
   }
 
   /** Writes one reply message; resolves when the stream can take more (HTTP/2 flow control). */
@@ -318,6 +411,7 @@ class ServerCall {
     const [first, rest] = framed(data, compressed);
     let more = this.#stream.write(first);
     if (rest !== undefined) more = this.#stream.write(rest);
+    this.#sent();
     return more ? Promise.resolve() : drained(this.#stream);
   }
 
@@ -370,6 +464,7 @@ class ServerCall {
     }
     // Whatever the client still sends is read and dropped, so its flow-control window never stalls.
     stream.resume();
+    this.#sent();
     if (!this.#headersSent) {
       this.#headersSent = true;
       // grpc-accept-encoding too: a client whose grpc-encoding was refused learns what to use (compression.md).

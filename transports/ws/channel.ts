@@ -50,6 +50,8 @@ export class WebSocketChannel implements MessageChannel {
   /** The last 'error' event's message, if it had one (browsers give none). */
   #error: string | undefined;
   #tooBig = false;
+  /** Why our own side ended the socket (Node's keepalive), as an 'error' before the close. */
+  #fatal: RpcError | undefined;
 
   constructor(socket: WebSocketLike, maxMessageSize: number) {
     this.#socket = socket;
@@ -96,11 +98,13 @@ export class WebSocketChannel implements MessageChannel {
 
   readonly #onError = (event: { message?: unknown; error?: { code?: unknown } }): void => {
     if (typeof event.message === "string" && event.message) this.#error = event.message;
+    if (event.error instanceof RpcError) this.#fatal ??= event.error;
     // ws (Node) stops a message past maxPayload, our maxMessageSize, before buffering it.
     if (event.error?.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.#tooBig = true;
   };
 
   readonly #onClose = (event: { code?: number; reason?: string }): void => {
+    if (this.#fatal) return this.#end(this.#fatal);
     // A reply past the limit: the same error a byte stream's framer gives.
     if (this.#tooBig) {
       this.#end(new RpcError(Code.RESOURCE_EXHAUSTED, `rpc: a message exceeds maxMessageSize ${this.#limit} (${this.#error})`));

@@ -4,6 +4,7 @@ import type tls from "node:tls";
 import type http from "node:http";
 import { WebSocket } from "ws";
 import { debug } from "../../core/debug.js";
+import { KeepalivePinger, type KeepaliveSettings } from "../keepalive.js";
 import type { WebSocketConstructor } from "./dial.js";
 
 /** How much of a refusal's body is read for the error message. */
@@ -14,8 +15,10 @@ export interface NodeWebSocketOptions {
   tls?: tls.ConnectionOptions | undefined;
   /** Largest message accepted: ws stops a larger one before buffering it and closes with 1009. */
   maxMessageSize: number;
-  /** Milliseconds between pings; the connection is cut when a ping is unanswered by the next. 0 or undefined: no pings. */
-  keepaliveInterval?: number | undefined;
+  /** Pings to the server (its pongs are the acks); none when undefined. */
+  keepalive?: KeepaliveSettings | undefined;
+  /** Calls are running on the connection (pings wait for them unless permitted without). */
+  busy?: (() => boolean) | undefined;
 }
 
 /** Reads a refused upgrade's status and (the start of) its body into an 'error', then aborts. */
@@ -34,21 +37,32 @@ function refused(socket: WebSocket, res: http.IncomingMessage): void {
   res.once("error", report);
 }
 
-/** Pings every `interval` ms; a ping still unanswered when the next is due cuts the connection. */
-function keepAlive(socket: WebSocket, interval: number): void {
-  let answered = true;
-  socket.on("pong", () => (answered = true));
-  const timer = setInterval(() => {
-    if (!answered) {
-      debug("websocket server did not answer a ping within %d ms: terminating", interval);
+/**
+ * Pings the server as `settings` say. A pong missing past the timeout terminates the socket, after
+ * an 'error' carrying the RpcError that the channel ends the calls with.
+ */
+function keepAlive(socket: WebSocket, settings: KeepaliveSettings, busy: () => boolean): void {
+  let acked: (() => void) | undefined;
+  socket.on("pong", () => {
+    const ack = acked;
+    acked = undefined;
+    ack?.();
+  });
+  const pinger = new KeepalivePinger(settings, {
+    busy,
+    ping: (onAck) => {
+      if (socket.readyState !== WebSocket.OPEN) return false;
+      acked = onAck;
+      socket.ping();
+      return true;
+    },
+    dead: (err) => {
+      debug("websocket server did not answer a ping within %d ms: terminating", settings.timeout);
+      socket.emit("error", err);
       socket.terminate();
-      return;
-    }
-    answered = false;
-    socket.ping();
-  }, interval);
-  timer.unref();
-  socket.once("close", () => clearInterval(timer));
+    },
+  });
+  socket.once("close", () => pinger.stop());
 }
 
 /** A WebSocket class for dialWebSocket with these options built in. */
@@ -59,8 +73,8 @@ export function nodeWebSocket(options: NodeWebSocketOptions): WebSocketConstruct
       // The channel listens through addEventListener; this keeps an 'error' nobody else hears from being thrown.
       this.on("error", (err: Error) => debug("websocket client error: %s", err.message));
       this.on("unexpected-response", (_req: http.ClientRequest, res: http.IncomingMessage) => refused(this, res));
-      const interval = options.keepaliveInterval;
-      if (interval) this.once("open", () => keepAlive(this, interval));
+      const keepalive = options.keepalive;
+      if (keepalive) this.once("open", () => keepAlive(this, keepalive, options.busy ?? (() => false)));
     }
   };
 }

@@ -145,7 +145,7 @@ export class GrpcClientConnection implements ClientConnection {
     if (code === NGHTTP2_ENHANCE_YOUR_CALM && said === TOO_MANY_PINGS && this.#keepalive) {
       const was = this.#keepalive.time;
       const next = this.#keepalive.slowDown();
-      message += `: it permits no pings every ${was} ms (keepaliveTime); the next connection pings every ${next} ms`;
+      message += `: pings every ${was} ms (keepaliveTime) are too often for it; the next connection pings every ${next} ms`;
       debug("grpc server refused our pings every %d ms (too_many_pings): keepaliveTime is now %d ms", was, next);
     }
     this.#lost(new RpcError(Code.UNAVAILABLE, message, { fromPeer: true }), true);

@@ -26,7 +26,7 @@ export interface SubConnection {
   connect(): void;
   /** Back to IDLE: drop the connection (or the attempt), stop retrying. */
   disconnect(): void;
-  /** For good: the connection closes, calls on it end CANCELLED. Idempotent. */
+  /** For good (the address is gone): calls in flight finish, then the connection closes. Idempotent. */
   close(): void;
 }
 

@@ -278,7 +278,7 @@ export class Channel implements ClientConnection, ConnectivityReporter {
     this.#balancer = undefined;
     this.#resolver = undefined;
     this.#picker = QUEUE_PICKER;
-    for (const sc of this.#subs) sc.close();
+    for (const sc of this.#subs) sc.closeNow();
   }
 
   #shutdown(reason: RpcError): void {

@@ -25,6 +25,9 @@ export interface AttemptOptions {
 /** Dials one address over its transport; rejects when it cannot. */
 export type Connector = (address: ResolvedAddress, attempt: AttemptOptions) => Promise<Connected>;
 
+/** How often a connection closed gracefully is checked for calls still running. */
+const DRAIN_CHECK_MS = 100;
+
 export interface SubchannelOptions {
   readonly connector: Connector;
   readonly backoff: BackoffOptions;
@@ -77,9 +80,9 @@ export class Subchannel implements SubConnection {
     return this.#peer;
   }
 
-  /** Calls waiting on this sub-connection's connection. */
+  /** Calls waiting on this sub-connection's connection (or on the one it is draining). */
   get pending(): number {
-    return this.#connection?.pending ?? 0;
+    return (this.#connection?.pending ?? 0) + (this.#draining?.pending ?? 0);
   }
 
   connect(): void {
@@ -92,10 +95,17 @@ export class Subchannel implements SubConnection {
     this.#set(ConnectivityState.IDLE);
   }
 
+  /** For good; calls in flight on the connection finish first (an address the resolver dropped). */
   close(): void {
     if (this.#state === ConnectivityState.SHUTDOWN) return;
-    this.#stop();
+    this.#stop(true);
     this.#state = ConnectivityState.SHUTDOWN;
+  }
+
+  /** For good, now: calls in flight fail CANCELLED (the channel is closing). */
+  closeNow(): void {
+    this.close();
+    this.#draining?.close();
   }
 
   /** Settles once the connection (if any) has closed; for the channel's own `closed`. */
@@ -104,7 +114,10 @@ export class Subchannel implements SubConnection {
     return this.#closing;
   }
 
-  #stop(): void {
+  /** A connection closed gracefully, waiting for its calls to finish. */
+  #draining: ClientConnection | undefined;
+
+  #stop(drain = false): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#attempt?.abort();
@@ -112,10 +125,19 @@ export class Subchannel implements SubConnection {
     const connection = this.#connection;
     this.#connection = undefined;
     this.#peer = undefined;
-    if (connection) {
-      connection.close();
-      this.#closing = connection.closed;
-    }
+    if (!connection) return;
+    this.#closing = connection.closed;
+    if (!drain || connection.pending === 0) return connection.close();
+    // No event says a connection has gone quiet: look now and then (its calls have their own deadlines).
+    this.#draining = connection;
+    const check = setInterval(() => {
+      if (connection.pending === 0) connection.close();
+    }, DRAIN_CHECK_MS);
+    check.unref?.();
+    void connection.closed.then(() => {
+      clearInterval(check);
+      if (this.#draining === connection) this.#draining = undefined;
+    });
   }
 
   #set(state: ConnectivityState): void {

@@ -55,6 +55,21 @@ t.test("every record is used, and a changed answer is followed on resolveInterva
   t.same(new Set(await names(client, 20)), new Set([three!.name]), "only the new answer gets calls");
 });
 
+t.test("an address dropped from the answer: calls in flight on it finish, new calls go to the new answer", async (t) => {
+  const [one, two] = await onOnePort(t, ["127.0.0.1", "127.0.0.2"]);
+  const answer = { current: ["127.0.0.1"] };
+  const dns = fakeDns(answer);
+  const client = await dial(`dns:///drain.test:${one!.port}`, { lookup: dns.lookup, resolveInterval: 20, backoff: FAST });
+  t.teardown(() => client.close());
+  const inFlight = client.call<string>("Who.Work", { id: 1, ms: 300 }, { timeout: 10_000 });
+  await waitFor(() => one!.ids.has(1), "the call runs on the first address");
+  answer.current = ["127.0.0.2"];
+  await untilAnswered(client, [two!.name]);
+  t.equal(await bounded(inFlight, 10_000, "the call in flight"), "127.0.0.1", "the call in flight on the dropped address was answered");
+  await waitFor(() => client.pending === 0, "nothing left pending");
+  t.same(new Set(await names(client, 10)), new Set([two!.name]), "new calls go to the new answer only");
+});
+
 t.test("A and AAAA records: IPv4 and IPv6 backends both get calls", async (t) => {
   const [v6, v4] = await onOnePort(t, ["::1", "127.0.0.1"]);
   const dns = fakeDns({ current: ["::1", "127.0.0.1"] });

@@ -9,6 +9,7 @@ import { metadataAsText } from "./metadata.js";
 import { MessageQueue } from "./message-queue.js";
 import type { ClientConnection } from "./connection.js";
 import type { MessageChannel } from "./channel.js";
+import { KeepalivePinger, type KeepaliveSettings } from "./keepalive.js";
 
 interface Call {
   readonly method: string;
@@ -38,12 +39,33 @@ export class StreamClientConnection implements ClientConnection {
   #nextId = 0;
   #error: RpcError | undefined;
   #resolveClosed!: (err: RpcError) => void;
+  readonly #pinger: KeepalivePinger | undefined;
+  /** Keepalive pings awaiting their pong, by sequence number. */
+  readonly #pings = new Map<number, () => void>();
+  #pingSeq = 0;
 
-  constructor(channel: MessageChannel, codec: CodecSession) {
+  /**
+   * `keepalive` pings the server with ping envelopes (a netrpc server answers them; Go's does
+   * not) and drops the connection when one goes unanswered.
+   */
+  constructor(channel: MessageChannel, codec: CodecSession, keepalive?: KeepaliveSettings) {
     this.#channel = channel;
     this.#codec = codec;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     channel.open({ message: this.#onFrame, closed: (err) => this.#fail(err) });
+    if (keepalive && !this.#error) {
+      this.#pinger = new KeepalivePinger(keepalive, {
+        busy: () => this.#calls.size > 0,
+        ping: (acked) => {
+          if (this.#error) return false;
+          const seq = (this.#pingSeq = (this.#pingSeq % 0x7fffffff) + 1);
+          this.#pings.set(seq, acked);
+          this.#send(this.#codec.encodePing(seq, false));
+          return true;
+        },
+        dead: (err) => this.#channel.close(err),
+      });
+    }
   }
 
   /** Calls waiting for replies. */
@@ -70,6 +92,7 @@ export class StreamClientConnection implements ClientConnection {
       this.#calls.set(id, call);
       if (ctx._cancellable || kind !== "unary") ctx._onAbort((reason) => this.#cancel(id, call, RpcError.from(reason, Code.CANCELLED)));
       this.#channel.send(frame);
+      this.#pinger?.wake();
       if (streamedOut) {
         const replies = (call.replies = new MessageQueue<unknown>(STREAM_WINDOW + 1));
         let taken = 0;
@@ -148,8 +171,12 @@ export class StreamClientConnection implements ClientConnection {
       this.#channel.close(new RpcError(Code.INTERNAL, `rpc: bad response from server: ${(err as Error).message}`, { cause: err }));
       return;
     }
-    // Keepalive answers are the pinger's (none yet on this connection); a server never pings.
-    if (msg.kind === "pong" || msg.kind === "ping") return;
+    if (msg.kind === "pong") {
+      const acked = this.#pings.get(msg.id);
+      this.#pings.delete(msg.id);
+      return acked?.();
+    }
+    if (msg.kind === "ping") return; // servers do not ping; their liveness checks are transport-level
     if (msg.id === null) {
       const e = (msg.kind === "response" ? msg.error : undefined) ?? { code: Code.UNKNOWN, message: "rpc: server closed the connection" };
       this.#channel.close(new RpcError(e.code, e.message, { fromPeer: true }));
@@ -185,6 +212,7 @@ export class StreamClientConnection implements ClientConnection {
   #fail(err: RpcError): void {
     if (this.#error) return;
     this.#error = err;
+    this.#pinger?.stop();
     const calls = [...this.#calls];
     for (const [id, call] of calls) {
       this.#end(id, call, err);

@@ -15,7 +15,7 @@ import { dialGrpc } from "../transports/grpc/client.js";
 import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
 import { dialWebSocket, type WebSocketConnection } from "../transports/ws/dial.js";
 import { nodeWebSocket } from "../transports/ws/node.js";
-import { keepaliveSettings, type KeepaliveSettings } from "../transports/keepalive.js";
+import { keepaliveSettings, type KeepaliveSettings } from "./keepalive.js";
 
 export interface DialOptions extends Omit<ClientOptions, "peer">, ChannelOptions {
   /** Milliseconds to wait for each connection attempt; default 20 s (gRPC's minimum connect timeout). */
@@ -27,8 +27,9 @@ export interface DialOptions extends Omit<ClientOptions, "peer">, ChannelOptions
   /** tls://, grpcs:// and wss://: CA, client certificate and key (mutual TLS), servername, rejectUnauthorized. */
   tls?: tls.ConnectionOptions;
   /**
-   * grpc://, grpcs://, and ws:// / wss:// from Node: milliseconds from a ping's ack to the next
-   * ping (HTTP/2 PING, WebSocket ping); default none, as gRPC. Servers refuse pings more often
+   * Milliseconds from a ping's ack to the next ping: HTTP/2 PING on grpc:// and grpcs://, a
+   * WebSocket ping on ws:// and wss:// from Node, a ping envelope on tcp://, tls:// and unix
+   * (answered by netrpc servers, not Go's); default none, as gRPC. Servers refuse pings more often
    * than they permit (gRPC's default: every 5 minutes) with GOAWAY too_many_pings, after which
    * the next connection of this client pings half as often.
    */
@@ -117,5 +118,5 @@ async function connect(plan: Plan, address: ResolvedAddress, options: DialOption
   }
   const { stream, peer } = await transportFor(url).dial(url, { ...dialOptions, tls: tlsOptions });
   const session = codec.fork();
-  return { connection: new StreamClientConnection(new DuplexChannel(stream, session, codec.name, max), session), peer };
+  return { connection: new StreamClientConnection(new DuplexChannel(stream, session, codec.name, max), session, keepalive), peer };
 }

@@ -11,6 +11,7 @@ import { STREAM_WINDOW, type CallId, type RequestEnvelope, type ServerInbound } 
 import type { Framer } from "./framing/framer.js";
 import { MessageFramer } from "./framing/message.js";
 import { ServerStream, isIterable } from "./server-stream.js";
+import { PingPolicy, TOO_MANY_PINGS, type PingPolicyOptions } from "./keepalive.js";
 import { metadataFromText, type Metadata } from "./metadata.js";
 import { isLookupFailure, type LookupFailure, type Method } from "./registry.js";
 
@@ -18,6 +19,8 @@ import { isLookupFailure, type LookupFailure, type Method } from "./registry.js"
 export interface Dispatcher {
   readonly maxMessageSize: number;
   readonly maxConcurrentCalls: number;
+  /** How often a client may ping (keepaliveMinTime, keepalivePermitWithoutCalls, maxPingStrikes). */
+  readonly pingPolicy: PingPolicyOptions;
   /** Finds the method before any work, so unknown names cost nothing; Go's text when missing. */
   resolve(name: string): Method | LookupFailure;
   /** Runs one call; throws or rejects with what the caller should see. */
@@ -68,6 +71,8 @@ export class ServerConnection {
   #closed = false;
   #resolveDone!: () => void;
   #idleWaiters: Array<() => void> = [];
+  /** Made at the first ping: most connections never ping. */
+  #pings: PingPolicy | undefined;
 
   constructor(server: Dispatcher, stream: Duplex, codec: CodecSession, peer: Peer) {
     this.#server = server;
@@ -228,8 +233,14 @@ export class ServerConnection {
     }
   }
 
-  /** Answers a client's keepalive ping at once. */
+  /** Answers a client's keepalive ping at once, unless it pings more often than the server allows (gRPC's A8 enforcement). */
   #onPing(seq: number): void {
+    const policy = (this.#pings ??= new PingPolicy(this.#server.pingPolicy));
+    if (policy.received(this.#running)) {
+      const { minTime, permitWithoutCalls } = this.#server.pingPolicy;
+      this.#fail(new RpcError(Code.RESOURCE_EXHAUSTED, `rpc: ${TOO_MANY_PINGS}: this server takes pings at most every ${minTime} ms${permitWithoutCalls ? "" : ", and only while calls run"}`));
+      return;
+    }
     try {
       this.#writer.write(this.#framer.frame(this.#codec.encodePing(seq, true)));
     } catch (err) {
@@ -393,6 +404,8 @@ export class ServerConnection {
 
   #reply(id: CallId, result: unknown, error: RpcError | undefined): void {
     if (this.#closed) return;
+    // Replies forgive pings, as data frames do on HTTP/2.
+    this.#pings?.sent();
     let out: Encoded | undefined;
     if (error === undefined) {
       try {

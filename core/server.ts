@@ -19,7 +19,7 @@ import { parseTarget, transportFor } from "../transports/registry.js";
 import { endpointOf, listenOn, peerOf } from "../transports/tcp.js";
 import { closeFailedHandshake, peerOfTls } from "../transports/tls.js";
 import { GrpcServer } from "../transports/grpc/server.js";
-import { DEFAULT_KEEPALIVE_MIN_TIME, DEFAULT_MAX_PING_STRIKES } from "../transports/keepalive.js";
+import { DEFAULT_KEEPALIVE_MIN_TIME, DEFAULT_MAX_PING_STRIKES } from "./keepalive.js";
 import { WebSocketGateway, type AttachOptions, type ServedConnection, type WebSocketEndpoint } from "../transports/ws/server.js";
 import { messageCodec, type MessageCodec } from "../transports/grpc/messages.js";
 import type http from "node:http";
@@ -133,6 +133,7 @@ export class Server {
     this.#dispatcher = {
       maxMessageSize: this.maxMessageSize,
       maxConcurrentCalls: this.maxConcurrentCalls,
+      pingPolicy: { minTime: this.keepaliveMinTime, permitWithoutCalls: this.keepalivePermitWithoutCalls, maxStrikes: this.maxPingStrikes },
       resolve: (name) => this.#registry.lookup(name),
       dispatch: (method, req, ctx) => {
         if (this.#interceptors.length === 0) return method.call(req.params, ctx);

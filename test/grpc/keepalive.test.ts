@@ -7,7 +7,7 @@ import { Client, Code, Server, dial, json, type ServerOptions } from "../../inde
 import { Arith, Slow } from "../../examples/services.js";
 import { dialGrpc } from "../../transports/grpc/client.js";
 import { messageCodec } from "../../transports/grpc/messages.js";
-import { keepaliveSettings } from "../../transports/keepalive.js";
+import { keepaliveSettings } from "../../core/keepalive.js";
 import { bounded, rejection, waitFor, type Teardown } from "../helpers/net.js";
 import { silentProxy } from "../helpers/silent-proxy.js";
 

@@ -14,7 +14,7 @@ import { codeForHttpStatus, decodeMessage, headerValue, putMetadata, readHeaders
 import type { MessageCodec, MethodMessages } from "./messages.js";
 import { MessageQueue } from "../../core/message-queue.js";
 import { debug } from "../../core/debug.js";
-import { KeepalivePinger, TOO_MANY_PINGS, type KeepaliveSettings } from "../keepalive.js";
+import { KeepalivePinger, TOO_MANY_PINGS, type KeepaliveSettings } from "../../core/keepalive.js";
 import { drained } from "./drain.js";
 import { encodeTimeout } from "./timeout.js";
 

@@ -16,7 +16,7 @@ import { codecNameOf, type MessageCodec, type MethodMessages } from "./messages.
 import { MessageQueue } from "../../core/message-queue.js";
 import { drained } from "./drain.js";
 import { parseTimeout } from "./timeout.js";
-import { PingPolicy, TOO_MANY_PINGS } from "../keepalive.js";
+import { PingPolicy, TOO_MANY_PINGS } from "../../core/keepalive.js";
 
 const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 

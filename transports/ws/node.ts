@@ -4,7 +4,7 @@ import type tls from "node:tls";
 import type http from "node:http";
 import { WebSocket } from "ws";
 import { debug } from "../../core/debug.js";
-import { KeepalivePinger, type KeepaliveSettings } from "../keepalive.js";
+import { KeepalivePinger, type KeepaliveSettings } from "../../core/keepalive.js";
 import type { WebSocketConstructor } from "./dial.js";
 
 /** How much of a refusal's body is read for the error message. */

@@ -1,8 +1,8 @@
-// Keepalive pings over HTTP/2 and WebSocket (gRPC's A8 and A9): the client's settings and ping
+// Keepalive pings on every transport (gRPC's A8 and A9): the client's settings and ping
 // loop, and the server's judgement of a client's pings.
-import { Code } from "../core/codes.js";
-import { RpcError } from "../core/errors.js";
-import { MAX_TIMER_MS, durationOption } from "../core/options.js";
+import { Code } from "./codes.js";
+import { RpcError } from "./errors.js";
+import { MAX_TIMER_MS, durationOption } from "./options.js";
 
 /** gRPC's default: a ping unacknowledged for 20 s ends the connection. */
 export const DEFAULT_KEEPALIVE_TIMEOUT = 20_000;

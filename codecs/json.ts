@@ -7,7 +7,8 @@
 //           {"id":0,"end":true}; replies come as messages, then the response; either side grants
 //           the other more messages with {"id":0,"credit":16}. A message of undefined is
 //           {"id":0,"message":null,"void":true}.
-// Keepalive: {"id":1,"ping":true} from the client, {"id":1,"pong":true} back (the id is the ping's own).
+// Keepalive: {"id":-1,"ping":true} from the client, {"id":-1,"pong":true} back: the id is the ping's
+// own number, negated so that a server that knows no pings (Go's) answers an id no call has.
 // Our extensions are extra members Go ignores: "timeout" (ms) and "metadata" on requests, "code"
 // on errors, "void"/"null" on results that are undefined/null (Go's client rejects "result":null,
 // so those travel as {} and the member restores them).
@@ -76,7 +77,7 @@ function decodeRequest(frame: Encoded): ServerInbound {
   if (!isId(id)) throw malformed("request has no usable id");
   if (msg.cancel === true) return { kind: "cancel", id };
   if (msg.end === true) return { kind: "end", id };
-  if (msg.ping === true) return typeof id === "number" ? { kind: "ping", id } : invalid(id, "rpc: a ping's id must be a number");
+  if (msg.ping === true) return typeof id === "number" ? { kind: "ping", id: -id } : invalid(id, "rpc: a ping's id must be a number");
   const stream = streamed(msg, id);
   if (stream) return stream as ServerInbound;
   const method = msg.method;
@@ -105,7 +106,7 @@ function decodeRequest(frame: Encoded): ServerInbound {
 
 function decodeResponse(frame: Encoded): ClientInbound {
   const msg = parse(frame);
-  if (msg.pong === true && typeof msg.id === "number") return { kind: "pong", id: msg.id };
+  if (msg.pong === true && typeof msg.id === "number") return { kind: "pong", id: -msg.id };
   if (isId(msg.id) && ("message" in msg || "credit" in msg)) {
     const stream = streamed(msg, msg.id);
     if (stream?.kind === "message" || stream?.kind === "credit") return stream;
@@ -164,7 +165,7 @@ const session: CodecSession = {
   encodeMessage,
   encodeEnd: (id) => `{"id":${JSON.stringify(id)},"end":true}`,
   encodeCredit: (id, credit) => `{"id":${JSON.stringify(id)},"credit":${credit}}`,
-  encodePing: (seq, pong) => `{"id":${seq},"${pong ? "pong" : "ping"}":true}`,
+  encodePing: (seq, pong) => `{"id":${-seq},"${pong ? "pong" : "ping"}":true}`,
   encodeResponse,
   decodeRequest,
   decodeResponse,

@@ -9,7 +9,7 @@ import { metadataAsText } from "./metadata.js";
 import { MessageQueue } from "./message-queue.js";
 import type { ClientConnection } from "./connection.js";
 import type { MessageChannel } from "./channel.js";
-import { KeepalivePinger, type KeepaliveSettings } from "./keepalive.js";
+import { KeepalivePinger, TOO_MANY_PINGS, type KeepaliveSettings } from "./keepalive.js";
 
 interface Call {
   readonly method: string;
@@ -40,6 +40,7 @@ export class StreamClientConnection implements ClientConnection {
   #error: RpcError | undefined;
   #resolveClosed!: (err: RpcError) => void;
   readonly #pinger: KeepalivePinger | undefined;
+  readonly #keepalive: KeepaliveSettings | undefined;
   /** Keepalive pings awaiting their pong, by sequence number. */
   readonly #pings = new Map<number, () => void>();
   #pingSeq = 0;
@@ -52,6 +53,7 @@ export class StreamClientConnection implements ClientConnection {
     this.#channel = channel;
     this.#codec = codec;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#keepalive = keepalive;
     channel.open({ message: this.#onFrame, closed: (err) => this.#fail(err) });
     if (keepalive && !this.#error) {
       this.#pinger = new KeepalivePinger(keepalive, {
@@ -159,8 +161,11 @@ export class StreamClientConnection implements ClientConnection {
     if (err) {
       call.replies?.fail(err);
       call.reject(err);
-    } else if (call.replies) call.replies.end();
-    else call.resolve(result);
+    } else if (call.replies) {
+      // A method that answers once, called as a stream: its one result is the stream (as over HTTP/2).
+      if (result !== undefined) call.replies.push(result);
+      call.replies.end();
+    } else call.resolve(result);
   }
 
   readonly #onFrame = (frame: Encoded): void => {
@@ -179,7 +184,13 @@ export class StreamClientConnection implements ClientConnection {
     if (msg.kind === "ping") return; // servers do not ping; their liveness checks are transport-level
     if (msg.id === null) {
       const e = (msg.kind === "response" ? msg.error : undefined) ?? { code: Code.UNKNOWN, message: "rpc: server closed the connection" };
-      this.#channel.close(new RpcError(e.code, e.message, { fromPeer: true }));
+      let message = e.message;
+      if (message.startsWith(`rpc: ${TOO_MANY_PINGS}`) && this.#keepalive) {
+        // We ping too often for this server: the next connection of this client pings half as often (A8).
+        const was = this.#keepalive.time;
+        message += `; we pinged every ${was} ms (keepaliveTime), the next connection pings every ${this.#keepalive.slowDown()} ms`;
+      }
+      this.#channel.close(new RpcError(e.code, message, { fromPeer: true }));
       return;
     }
     const id = msg.id as number;

@@ -73,6 +73,7 @@ export class ServerConnection {
   #idleWaiters: Array<() => void> = [];
   /** Made at the first ping: most connections never ping. */
   #pings: PingPolicy | undefined;
+  #drainWait: Promise<void> | undefined;
 
   constructor(server: Dispatcher, stream: Duplex, codec: CodecSession, peer: Peer) {
     this.#server = server;
@@ -99,11 +100,17 @@ export class ServerConnection {
 
   /**
    * Graceful, for the server's shutdown: refuse new calls, let running handlers finish, then end
-   * the connection. Requests still waiting unread behind a slow reader were never started; they
-   * are dropped with the connection.
+   * the connection. Frames still waiting behind a slow reader are handled now: requests among
+   * them are refused (UNAVAILABLE), and the half-closes, messages and credit of running streams
+   * reach them, or those streams could never end. The backlog is at most what one read held.
    */
   drain(): void {
+    this.#draining = true;
+    const backlog = this.#backlog;
+    const at = this.#backlogAt;
     this.#backlog = undefined;
+    this.#backlogAt = 0;
+    if (backlog) for (let i = at; i < backlog.length; i++) this.#handle(backlog[i]!);
     this.#finish();
   }
 
@@ -238,7 +245,8 @@ export class ServerConnection {
     const policy = (this.#pings ??= new PingPolicy(this.#server.pingPolicy));
     if (policy.received(this.#running)) {
       const { minTime, permitWithoutCalls } = this.#server.pingPolicy;
-      this.#fail(new RpcError(Code.RESOURCE_EXHAUSTED, `rpc: ${TOO_MANY_PINGS}: this server takes pings at most every ${minTime} ms${permitWithoutCalls ? "" : ", and only while calls run"}`));
+      // UNAVAILABLE, as a GOAWAY is to gRPC clients: the calls may go elsewhere, and the client should ping less.
+      this.#fail(new RpcError(Code.UNAVAILABLE, `rpc: ${TOO_MANY_PINGS}: this server takes pings at most every ${minTime} ms${permitWithoutCalls ? "" : ", and only while calls run"}`));
       return;
     }
     try {
@@ -337,6 +345,8 @@ export class ServerConnection {
           throw RpcError.from(err, Code.INTERNAL);
         }
         stream.sent();
+        // Data forgives pings, as DATA frames do on HTTP/2.
+        this.#pings?.sent();
         this.#writer.write(this.#framer.frame(frame));
       }
     } finally {
@@ -344,19 +354,20 @@ export class ServerConnection {
     }
   }
 
-  /** Resolves once the socket has taken our queued bytes (or closed). */
+  /** Resolves once the socket has taken our queued bytes (or closed); one wait shared by every stream of the connection. */
   #drained(): Promise<void> {
     this.#writer.flush();
     if (!this.#congested() || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => {
+    return (this.#drainWait ??= new Promise((resolve) => {
       const done = () => {
         this.#stream.removeListener("drain", done);
         this.#stream.removeListener("close", done);
+        this.#drainWait = undefined;
         resolve();
       };
       this.#stream.once("drain", done);
       this.#stream.once("close", done);
-    });
+    }));
   }
 
   /** Writes an envelope for call `id` while it is still owed a reply. */

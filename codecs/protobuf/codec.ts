@@ -221,7 +221,8 @@ export class ProtobufSession implements CodecSession {
     const md = this.#awaiting.get(id);
     this.#awaiting.delete(id);
     if (wire.code !== 0) return { kind: "response", id, error: { code: peerCode(wire.code), message: wire.message } };
-    if (!md) return { kind: "response", id, result: undefined };
+    // A server stream's replies came as messages; its final Response carries only the status.
+    if (!md || md.responseStream) return { kind: "response", id, result: undefined };
     try {
       return { kind: "response", id, result: decodePayloadAt(md.responseType, wire.reader, wire.payloadAt, wire.payloadLength, this.#longs) };
     } catch (err) {

@@ -310,7 +310,7 @@ t.test("streaming envelopes: messages, half-close and credit, as ENVELOPE_PROTO 
   const reply = server.encodeMessage(4, "t.Things.Watch", {}, false);
   t.same(asObject(Response, reply), { id: 4, streamed: true }, "streamed = 6");
   t.same(client.decodeResponse(reply), { kind: "message", id: 4, payload: {} });
-  t.same(client.decodeResponse(server.encodeResponse({ kind: "response", id: 4, result: undefined })), { kind: "response", id: 4, result: {} });
+  t.same(client.decodeResponse(server.encodeResponse({ kind: "response", id: 4, result: undefined })), { kind: "response", id: 4, result: undefined }, "a server stream's final Response is its status only");
   rejects(t, () => server.encodeMessage(99, "t.Things.Watch", {}, false), Code.INTERNAL, /^rpc: protobuf: no call 99/, "a reply for no open call");
   rejects(t, () => client.encodeMessage(4, "t.Things.Watch", {}, true), Code.INTERNAL, /^rpc: protobuf: no call 4 /, "a request for a call that has ended");
   client.encodeRequest({ kind: "request", id: 5, method: "t.Things.Upload", params: undefined, stream: true });

@@ -229,6 +229,47 @@ t.test("a handler's error ends the stream after the replies before it, and the c
   t.equal(lost.code, Code.UNAVAILABLE);
 });
 
+t.test("a method that answers once, called as a stream, streams its one result (as over HTTP/2)", async (t) => {
+  const { url } = await startServer(t);
+  const client = await connect(t, url);
+  t.same(await collect(client.serverStream("Arith.Multiply", { A: 6, B: 7 })), [42]);
+});
+
+t.test("shutdown reaches a stream's half-close that waited behind a slow reader", async (t) => {
+  const big = "x".repeat(600_000);
+  let sawEnd = false;
+  const { server, port } = await startServer(t, { server: { maxMessageSize: 8 << 20 }, services: [[{
+    async Total(rs: AsyncIterable<number>) {
+      let s = 0;
+      for await (const r of rs) s += r;
+      sawEnd = true;
+      return s;
+    },
+    async *Big() {
+      for (let i = 0; i < 16; i++) yield big;
+    },
+  }, { name: "B", streams: { Total: "client", Big: "server" } }]] });
+  const raw = new LineSocket(net.connect(port, "127.0.0.1"));
+  t.teardown(() => raw.destroy());
+  raw.socket.pause(); // read nothing yet: the server's replies back up and it stops reading us
+  await raw.write(`{"method":"B.Total","params":[null],"id":1,"stream":true}\n{"id":1,"message":5}\n{"method":"B.Big","params":[null],"id":2}\n`);
+  await sleep(300);
+  await raw.write(`{"id":1,"end":true}\n`);
+  await sleep(100);
+  const shutdown = server.shutdown();
+  raw.socket.resume();
+  await bounded(shutdown, 20_000, "shutdown");
+  t.ok(sawEnd, "the handler saw the half-close");
+  const lines: any[] = [];
+  for (let i = 0; i < 100; i++) {
+    const line = JSON.parse(await raw.readLine(10_000));
+    if (line.message === undefined) lines.push(line);
+    if (lines.length === 2) break;
+  }
+  t.same(lines.find((l) => l.id === 1), { id: 1, result: 5, error: null }, "the client stream's result");
+  t.same(lines.find((l) => l.id === 2), { id: 2, result: {}, error: null, void: true }, "the server stream's end");
+});
+
 t.test("a peer that sends past its window fails its call, not the connection", async (t) => {
   const { port } = await startServer(t, { services: [[{ async Total(rs: AsyncIterable<number>) {
     await sleep(60_000); // never reads

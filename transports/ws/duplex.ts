@@ -1,7 +1,8 @@
 // A server-side WebSocket as a node Duplex in objectMode, so ServerConnection serves it like a socket.
-import { Duplex } from "node:stream";
+import { Duplex, type Writable } from "node:stream";
 import type { WebSocket } from "ws";
 import { debug } from "../../core/debug.js";
+import { FrameBatch } from "./frames.js";
 import { CloseCode, closeReason } from "./protocol.js";
 
 /** Bytes ws may hold unsent before a write waits for the socket (and 'drain' follows). */
@@ -13,17 +14,21 @@ const SEND_HIGH_WATER = 256 * 1024;
  * other kind closes the connection with 1003. pause() and resume() reach the socket; a write
  * completes at once unless ws holds more than SEND_HIGH_WATER bytes unsent, so 'drain' comes
  * when ws's bufferedAmount falls. end() closes with the code set by endWith() (1000 unless
- * told), destroy() terminates the socket.
+ * told), destroy() terminates the socket. `socket` is the one ws writes to: a batch of small
+ * messages (one _writev) is framed here and leaves in one write to it rather than one each.
  */
 export class WebSocketDuplex extends Duplex {
   readonly #ws: WebSocket;
+  readonly #socket: Writable | undefined;
   readonly #text: boolean;
+  readonly #batch = new FrameBatch(false);
   #endCode: number = CloseCode.NORMAL;
   #endReason = "";
 
-  constructor(ws: WebSocket, text: boolean) {
+  constructor(ws: WebSocket, text: boolean, socket?: Writable) {
     super({ objectMode: true });
     this.#ws = ws;
+    this.#socket = socket;
     this.#text = text;
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       // Messages still in flight after we sent our close frame are not read.
@@ -62,27 +67,42 @@ export class WebSocketDuplex extends Duplex {
   }
 
   override _write(chunk: string | Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#send(chunk, callback);
+    this.#send([chunk], callback);
   }
 
   override _writev(chunks: Array<{ chunk: string | Uint8Array }>, callback: (error?: Error | null) => void): void {
-    const last = chunks.length - 1;
-    chunks.forEach(({ chunk }, i) => this.#send(chunk, i === last ? callback : undefined));
+    this.#send(chunks.map((c) => c.chunk), callback);
   }
 
-  #send(chunk: string | Uint8Array, callback: ((error?: Error | null) => void) | undefined): void {
+  /**
+   * Sends `messages` in order: the small ones framed here, together, in one socket write (ws
+   * would write each on its own), larger ones through ws. Completes at once unless ws holds more
+   * than SEND_HIGH_WATER bytes unsent; then when the last of them has reached the socket.
+   */
+  #send(messages: Array<string | Uint8Array>, callback: (error?: Error | null) => void): void {
     const ws = this.#ws;
-    if (ws.readyState !== ws.OPEN) {
-      callback?.();
-      return;
-    }
+    if (ws.readyState !== ws.OPEN) return callback();
+    const binary = !this.#text;
+    const socket = this.#socket;
+    const batch = this.#batch;
     let waiting = false;
-    ws.send(chunk, { binary: !this.#text }, (err) => {
+    const failed = (err?: Error | null) => {
       if (err) this.destroy(err);
-      else if (waiting) callback?.();
-    });
+    };
+    const sent = (err?: Error | null) => {
+      if (err) this.destroy(err);
+      else if (waiting) callback();
+    };
+    const last = messages.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const message = messages[i]!;
+      if (socket && batch.add(message, binary)) continue;
+      if (batch.size > 0) socket!.write(batch.take());
+      ws.send(message, { binary }, i === last ? sent : failed);
+    }
+    if (batch.size > 0) socket!.write(batch.take(), sent);
     if (ws.bufferedAmount > SEND_HIGH_WATER) waiting = true;
-    else callback?.();
+    else callback();
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -2,10 +2,12 @@
 // the server's reason for a refused upgrade, and optional keepalive pings.
 import type tls from "node:tls";
 import type http from "node:http";
+import type { Duplex } from "node:stream";
 import { WebSocket } from "ws";
 import { debug } from "../../core/debug.js";
 import { KeepalivePinger, type KeepaliveSettings } from "../../core/keepalive.js";
 import type { WebSocketConstructor } from "./dial.js";
+import { FrameBatch } from "./frames.js";
 
 /** How much of a refusal's body is read for the error message. */
 const MAX_REFUSAL_BODY = 1024;
@@ -68,13 +70,53 @@ function keepAlive(socket: WebSocket, settings: KeepaliveSettings, busy: () => b
 /** A WebSocket class for dialWebSocket with these options built in. */
 export function nodeWebSocket(options: NodeWebSocketOptions): WebSocketConstructor {
   return class NodeWebSocket extends WebSocket {
+    /** The socket ws writes to, once upgraded. */
+    #socket: Duplex | undefined;
+    /** Messages sent in this tick, framed and written together once its work is done. */
+    readonly #batch = new FrameBatch(true);
+    readonly #flush = () => this.#write();
+
     constructor(address: string, protocols?: string | string[]) {
       super(address, protocols, { ...(options.tls as object), maxPayload: options.maxMessageSize, perMessageDeflate: false, followRedirects: false });
       // The channel listens through addEventListener; this keeps an 'error' nobody else hears from being thrown.
       this.on("error", (err: Error) => debug("websocket client error: %s", err.message));
       this.on("unexpected-response", (_req: http.ClientRequest, res: http.IncomingMessage) => refused(this, res));
+      this.once("upgrade", (res: http.IncomingMessage) => (this.#socket = res.socket));
       const keepalive = options.keepalive;
       if (keepalive) this.once("open", () => keepAlive(this, keepalive, options.busy ?? (() => false)));
+    }
+
+    /**
+     * ws writes each message to the socket as it is sent, with its own writes and bookkeeping.
+     * Calls send their requests one by one as they are made, so small messages are queued here
+     * until the tick's work is done and leave framed together in one write (core/batch-writer.ts
+     * does this for byte streams). Anything else (a callback, options, a large message) goes
+     * through ws, after what is queued.
+     */
+    override send(data: any, options?: any, cb?: any): void {
+      if (options === undefined && this.readyState === WebSocket.OPEN && this.#socket && (typeof data === "string" || data instanceof Uint8Array)) {
+        const first = this.#batch.size === 0;
+        if (this.#batch.add(data, typeof data !== "string")) {
+          if (first) process.nextTick(this.#flush);
+          return;
+        }
+      }
+      this.#write();
+      super.send(data, options, cb);
+    }
+
+    /** The close frame goes after the messages sent before it. */
+    override close(code?: number, reason?: string | Buffer): void {
+      this.#write();
+      super.close(code, reason);
+    }
+
+    #write(): void {
+      if (this.#batch.size === 0) return;
+      const frames = this.#batch.take();
+      const socket = this.#socket!;
+      // As ws does with a message sent once the connection is closing: it is dropped.
+      if (this.readyState === WebSocket.OPEN && !socket.destroyed && !socket.writableEnded) socket.write(frames);
     }
   };
 }

@@ -158,8 +158,8 @@ export class WebSocketGateway {
   }
 
   #serve(ws: WebSocket, codec: Codec, req: http.IncomingMessage, group: Set<Served> | undefined): void {
-    const duplex = new WebSocketDuplex(ws, isTextCodec(codec.name));
     const socket = req.socket;
+    const duplex = new WebSocketDuplex(ws, isTextCodec(codec.name), socket);
     const peer: Peer =
       socket instanceof tls.TLSSocket
         ? peerOfTls(socket, "wss")

@@ -1,5 +1,5 @@
 // Command-line options of `npm run bench`.
-import { ROWS, type Row } from "./rows.js";
+import { ROWS, STREAM_ROWS, type Row } from "./rows.js";
 
 export interface Options {
   durationMs: number;
@@ -7,6 +7,8 @@ export interface Options {
   runs: number;
   concurrency: number[];
   rows: Row[];
+  /** Rows of the streams table (one-way messages/s). */
+  streams: Row[];
   /** Whether the codec micro-benchmark runs (--only codecs alone, or a full run). */
   codecs: boolean;
   /** Which processes get --cpu-prof, if any. */
@@ -17,6 +19,8 @@ export interface Options {
 
 /** The --only name of the codec micro-benchmark section. */
 export const CODECS_ID = "codecs";
+/** The --only name of every stream row at once. */
+export const STREAMS_ID = "streams";
 
 export const USAGE = `usage: npm run bench -- [options]
   --duration MS        measured time per cell (default 2000)
@@ -24,6 +28,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --runs N             repeat the whole table N times, report the median per cell (default 1)
   --concurrency LIST   calls in flight, comma-separated (default 1,16,128)
   --only LIST          rows to run, by id or name: ${ROWS.map((r) => r.id).join(", ")};
+                       stream rows by id: ${STREAM_ROWS.map((r) => r.id).join(", ")}
+                       ("${STREAMS_ID}" for all of them);
                        "${CODECS_ID}" for the codec micro-benchmark (runs in a full run)
   --cpu-prof WHO       server, client or both: write V8 CPU profiles to a temp dir
                        (the codec micro-benchmark's processes count as clients)
@@ -42,6 +48,7 @@ export function parseArgs(argv: string[]): Options {
     runs: 1,
     concurrency: [1, 16, 128],
     rows: [...ROWS],
+    streams: [...STREAM_ROWS],
     codecs: true,
     cpuProf: "",
     writeResults: true,
@@ -68,8 +75,10 @@ export function parseArgs(argv: string[]): Options {
       case "--only": {
         const wanted = (value() ?? "").split(",").map((s) => s.trim());
         o.rows = ROWS.filter((r) => wanted.includes(r.id) || wanted.includes(r.name));
+        o.streams = STREAM_ROWS.filter((r) => wanted.includes(r.id) || wanted.includes(STREAMS_ID));
         o.codecs = wanted.includes(CODECS_ID);
-        const unknown = wanted.filter((w) => w !== CODECS_ID && !ROWS.some((r) => r.id === w || r.name === w));
+        const known = (w: string) => w === CODECS_ID || w === STREAMS_ID || ROWS.some((r) => r.id === w || r.name === w) || STREAM_ROWS.some((r) => r.id === w);
+        const unknown = wanted.filter((w) => !known(w));
         if (unknown.length > 0) throw new Error(`--only: unknown row ${unknown.join(", ")}`);
         partial = true;
         break;

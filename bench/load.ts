@@ -98,7 +98,7 @@ async function closedLoop(
 }
 
 /** User + system CPU time of process `pid` in µs, from /proc (clock ticks, usually 10 ms); NaN when unreadable. */
-function processCpuUs(pid: number | undefined): number {
+export function processCpuUs(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   try {
     // The command name (field 2) may hold spaces; fields after its closing parenthesis are fixed.

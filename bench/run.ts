@@ -9,6 +9,7 @@ import type { CellResult } from "./load.js";
 import { runClient, startServer, type Running } from "./proc.js";
 import { notes, ratiosTable, resultsMarkdown, resultsTable, type RowOutcome } from "./report.js";
 import type { Row } from "./rows.js";
+import { runStreamCells, streamMarkdown, streamNotes, streamTable, type StreamOutcome } from "./stream-bench.js";
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
   if (goRow?.note) log(`${goRow.row.name}: ${goRow.note}`);
 
   const codecs: CodecOutcome[] = o.codecs ? codecOutcomes() : [];
+  const streams: StreamOutcome[] = o.streams.map((row) => ({ row, runs: [] }));
 
   for (let run = 1; run <= o.runs; run++) {
     await runCodecCells(codecs, o.durationMs, o.warmupMs, (tag) => prof("client", tag), run, log);
@@ -95,17 +97,19 @@ async function main(): Promise<void> {
       }
     }
     for (const [outcome, cells] of cellsOf) if (!outcome.note) outcome.runs.push(cells);
+    await runStreamCells(streams, o.durationMs, o.warmupMs, prof, `${run}/${o.runs}`, log);
   }
 
   const table = resultsTable(outcomes, o.concurrency);
   const ratios = ratiosTable(outcomes, o.concurrency);
-  const rowNotes = [...notes(outcomes), ...codecNotes(codecs)];
+  const rowNotes = [...notes(outcomes), ...streamNotes(streams), ...codecNotes(codecs)];
   if (outcomes.length > 0) console.log(`\n${table}\n\n${ratios}`);
+  if (streams.length > 0) console.log(`\nStreams (one-way messages/s, one server-streaming call on one connection)\n\n${streamTable(streams)}`);
   if (codecs.length > 0) console.log(`\nCodecs (in-process: one response encoded on one session, decoded on another; bytes without the length prefix)\n\n${codecTable(codecs)}\n\n${codecTarget(codecs).line}`);
   if (rowNotes.length > 0) console.log(rowNotes.map((n) => `\n- ${n}`).join(""));
   if (profDir) {
     // One directory per process; the main thread's profile is the largest file (tsx's loader thread writes one too).
-    console.log(`\nCPU profiles: ${profDir}/<row>-c<C>-run<N>-<server|client>/ and codec-<codec>-<payload>-run<N>-client/ (summarize with: npx tsx bench/prof-top.ts DIR)`);
+    console.log(`\nCPU profiles: ${profDir}/<row>-c<C>-run<N>-<server|client>/, <stream row>-run<N>-<server|client>/ and codec-<codec>-<payload>-run<N>-client/ (summarize with: npx tsx bench/prof-top.ts DIR)`);
   }
 
   if (o.writeResults) {
@@ -125,6 +129,7 @@ async function main(): Promise<void> {
       ratios,
       rowNotes,
       codecs.length > 0 ? codecMarkdown(codecs, o.durationMs, o.warmupMs, o.runs) : "",
+      streams.length > 0 ? streamMarkdown(streams, o.durationMs, o.warmupMs, o.runs) : "",
     );
     const file = fileURLToPath(new URL("RESULTS.md", import.meta.url));
     writeFileSync(file, md);

@@ -14,3 +14,12 @@ export function expectEqual(actual: unknown, expected: unknown): void {
   const e = JSON.stringify(expected);
   if (a !== e) throw new Error(`unexpected reply ${a}, want ${e}`);
 }
+
+/** A stream row's client: one connection, one server-streaming call after another. */
+export interface StreamClient {
+  /** Reads streams back to back, calling `count` once per message, until close(); then resolves. */
+  run(count: () => void): Promise<void>;
+  close(): void | Promise<void>;
+}
+
+export type ConnectStream = (port: number) => Promise<StreamClient>;

@@ -11,6 +11,9 @@ const clients: Record<string, () => Promise<{ connect: Connect }>> = {
   "netrpc-protobuf": async () => ({ connect: (await import("./netrpc.js")).connectProtobuf }),
   "netrpc-grpc": async () => ({ connect: (await import("./netrpc.js")).connectGrpc }),
   grpc: () => import("./grpc.js"),
+  "raw-ws": () => import("./raw-ws.js"),
+  "netrpc-ws": async () => ({ connect: (await import("./netrpc.js")).connectWs }),
+  "netrpc-ws-msgpack": async () => ({ connect: (await import("./netrpc.js")).connectWsMsgpack }),
 };
 
 function message(e: unknown): string {

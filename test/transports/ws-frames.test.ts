@@ -1,4 +1,4 @@
-// The WebSocket frames netrpc writes itself, several to one socket write: ws's own Receiver must
+// WebSocket frames batched several to one socket write (framed by ws itself): ws's own Receiver must
 // read them back as the messages sent, masked from a client and unmasked from a server.
 import t from "tap";
 import * as ws from "ws";

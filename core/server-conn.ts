@@ -120,6 +120,11 @@ export class ServerConnection {
     this.#endIfIdle();
   }
 
+  /** Handlers running now. */
+  get running(): number {
+    return this.#running;
+  }
+
   /** Settles once the connection has closed and every handler it started has returned (or close() gave up on them). */
   idle(): Promise<void> {
     return this.done.then(() => (this.#running === 0 || this.#abandoned ? undefined : new Promise<void>((resolve) => this.#idleWaiters.push(resolve))));

@@ -213,6 +213,7 @@ export class Server {
       maxMessageSize: this.maxMessageSize,
       handshakeTimeout: this.handshakeTimeout,
       keepaliveInterval: this.keepaliveInterval,
+      pingPolicy: this.#dispatcher.pingPolicy,
       codecs: () => this.#codecs,
       serve: (stream, codec, peer) => this.#serveStream(stream, codec, peer),
     });
@@ -255,7 +256,7 @@ export class Server {
   #serveStream(stream: Duplex, codec: Codec, peer: Peer): ServerConnection | ServedConnection {
     if (this.#state !== "serving") {
       stream.destroy();
-      return { drain: () => {}, idle: () => Promise.resolve() };
+      return { drain: () => {}, idle: () => Promise.resolve(), running: 0 };
     }
     const conn = new ServerConnection(this.#dispatcher, stream, codec.fork(), peer);
     this.#connections.add(conn);

@@ -13,6 +13,7 @@ import { Code } from "../../core/codes.js";
 import type { Listener, ListenTlsOptions } from "../../core/transport.js";
 import { endpointOf, listenOn } from "../tcp.js";
 import { closeFailedHandshake, peerOfTls } from "../tls.js";
+import { PingPolicy, TOO_MANY_PINGS, type PingPolicyOptions } from "../../core/keepalive.js";
 import { WebSocketDuplex } from "./duplex.js";
 import { CloseCode, codecNameOf, isTextCodec, subprotocolOf } from "./protocol.js";
 
@@ -22,6 +23,8 @@ export interface WebSocketHost {
   readonly handshakeTimeout: number;
   /** Milliseconds between pings; 0 turns keepalive off. */
   readonly keepaliveInterval: number;
+  /** How often a client may ping (keepaliveMinTime, keepalivePermitWithoutCalls, maxPingStrikes). */
+  readonly pingPolicy: PingPolicyOptions;
   /** The codecs the server speaks now, by name. */
   codecs(): ReadonlyMap<string, Codec>;
   /** Serves one connection whose codec is already chosen, until it closes. */
@@ -34,6 +37,8 @@ export interface ServedConnection {
   drain(): void;
   /** Settles when the connection has closed and its handlers have returned. */
   idle(): Promise<void>;
+  /** Calls in flight (the ping policy treats pings without calls more strictly). */
+  readonly running: number;
 }
 
 export interface AttachOptions {
@@ -173,6 +178,18 @@ export class WebSocketGateway {
       group?.delete(served);
     });
     this.#keepAlive(ws, duplex);
+    this.#limitPings(ws, duplex, conn);
+  }
+
+  /** A client may not ping more often than the server's policy allows, here as on every transport (gRPC's A8). */
+  #limitPings(ws: WebSocket, duplex: WebSocketDuplex, conn: ServedConnection): void {
+    const options = this.#host.pingPolicy;
+    let policy: PingPolicy | undefined;
+    ws.on("ping", () => {
+      if (!(policy ??= new PingPolicy(options)).received(conn.running)) return;
+      debug("websocket peer pings too often: closing with 1008");
+      duplex.closeNow(CloseCode.POLICY, `rpc: ${TOO_MANY_PINGS}: this server takes pings at most every ${options.minTime} ms${options.permitWithoutCalls ? "" : ", and only while calls run"}`);
+    });
   }
 
   /** Pings every keepaliveInterval; a peer that has not answered the previous ping is cut. */

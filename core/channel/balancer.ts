@@ -101,3 +101,25 @@ export function failingPicker(error: RpcError): Picker {
 export function addressKey(address: ResolvedAddress): string {
   return `${address.address} ${address.servername ?? ""}`;
 }
+
+/**
+ * One sub-connection per distinct address of a new list: those already open are kept (by
+ * address), new ones are made; `dropped` are the old ones no longer listed, for the balancer to close.
+ */
+export function reconcile(
+  current: readonly SubConnection[],
+  addresses: readonly ResolvedAddress[],
+  helper: BalancerHelper,
+): { next: SubConnection[]; dropped: SubConnection[] } {
+  const old = new Map(current.map((sc) => [addressKey(sc.address), sc]));
+  const next: SubConnection[] = [];
+  const seen = new Set<string>();
+  for (const address of addresses) {
+    const key = addressKey(address);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    next.push(old.get(key) ?? helper.createSubConnection(address));
+    old.delete(key);
+  }
+  return { next, dropped: [...old.values()] };
+}

@@ -2,7 +2,7 @@
 // call goes on it. When it drops: TRANSIENT_FAILURE, re-resolution, and a new pass from the top.
 import { Code } from "../codes.js";
 import { RpcError } from "../errors.js";
-import { QUEUE_PICKER, addressKey, failingPicker, registerBalancer, type Balancer, type BalancerHelper, type Picker, type SubConnection } from "./balancer.js";
+import { QUEUE_PICKER, failingPicker, reconcile, registerBalancer, type Balancer, type BalancerHelper, type Picker, type SubConnection } from "./balancer.js";
 import type { ResolvedAddress } from "./resolver.js";
 import { ConnectivityState } from "./states.js";
 
@@ -22,15 +22,8 @@ export class PickFirst implements Balancer {
   }
 
   updateAddresses(addresses: readonly ResolvedAddress[]): void {
-    const old = new Map(this.#subs.map((sc) => [addressKey(sc.address), sc]));
-    const next: SubConnection[] = [];
-    for (const address of addresses) {
-      const key = addressKey(address);
-      if (next.some((sc) => addressKey(sc.address) === key)) continue;
-      next.push(old.get(key) ?? this.#helper.createSubConnection(address));
-      old.delete(key);
-    }
-    for (const sc of old.values()) {
+    const { next, dropped } = reconcile(this.#subs, addresses, this.#helper);
+    for (const sc of dropped) {
       this.#tried.delete(sc);
       sc.close();
     }

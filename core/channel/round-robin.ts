@@ -1,7 +1,7 @@
 // round_robin: a connection to every address, kept up; calls go to the READY ones in turn.
 import { Code } from "../codes.js";
 import { RpcError } from "../errors.js";
-import { QUEUE_PICKER, addressKey, failingPicker, registerBalancer, type Balancer, type BalancerHelper, type Picker, type SubConnection } from "./balancer.js";
+import { QUEUE_PICKER, failingPicker, reconcile, registerBalancer, type Balancer, type BalancerHelper, type Picker, type SubConnection } from "./balancer.js";
 import { unavailable } from "./pick-first.js";
 import type { ResolvedAddress } from "./resolver.js";
 import { ConnectivityState } from "./states.js";
@@ -22,15 +22,8 @@ export class RoundRobin implements Balancer {
   }
 
   updateAddresses(addresses: readonly ResolvedAddress[]): void {
-    const old = new Map(this.#subs.map((sc) => [addressKey(sc.address), sc]));
-    const next: SubConnection[] = [];
-    for (const address of addresses) {
-      const key = addressKey(address);
-      if (next.some((sc) => addressKey(sc.address) === key)) continue;
-      next.push(old.get(key) ?? this.#helper.createSubConnection(address));
-      old.delete(key);
-    }
-    for (const sc of old.values()) sc.close();
+    const { next, dropped } = reconcile(this.#subs, addresses, this.#helper);
+    for (const sc of dropped) sc.close();
     this.#subs = next;
     for (const sc of next) sc.connect();
     this.#report();

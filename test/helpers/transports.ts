@@ -44,6 +44,19 @@ const certs = () => (made ??= makeCerts());
 const serverTls = (): ListenOptions => ({ tls: { key: certs().serverKey, cert: certs().serverCert } });
 const clientTls = (): DialOptions => ({ tls: { ca: certs().ca, servername: "localhost" } });
 
+/** A row over TLS: certificates made on first use, for the listener and the client. */
+function secured(row: Omit<TransportRow, "listenOptions" | "dialOptions">): TransportRow {
+  return {
+    ...row,
+    get listenOptions() {
+      return serverTls();
+    },
+    get dialOptions() {
+      return clientTls();
+    },
+  };
+}
+
 export const TRANSPORTS: readonly TransportRow[] = [
   { name: "tcp", address: () => "tcp://127.0.0.1:0", messages: "envelope", oversizeClosesConnection: true },
   {
@@ -57,45 +70,12 @@ export const TRANSPORTS: readonly TransportRow[] = [
     oversizeClosesConnection: true,
   },
   { name: "memory", address: () => `memory://${unique("mem")}`, messages: "envelope", oversizeClosesConnection: true },
-  {
-    name: "tls",
-    address: () => "tls://127.0.0.1:0",
-    get listenOptions() {
-      return serverTls();
-    },
-    get dialOptions() {
-      return clientTls();
-    },
-    messages: "envelope",
-    oversizeClosesConnection: true,
-  },
+  secured({ name: "tls", address: () => "tls://127.0.0.1:0", messages: "envelope", oversizeClosesConnection: true }),
   // One WebSocket message per envelope: the limit counts the envelope, as on the byte streams.
   { name: "ws", address: () => "ws://127.0.0.1:0", messages: "envelope", oversizeClosesConnection: true },
-  {
-    name: "wss",
-    address: () => "wss://127.0.0.1:0",
-    get listenOptions() {
-      return serverTls();
-    },
-    get dialOptions() {
-      return clientTls();
-    },
-    messages: "envelope",
-    oversizeClosesConnection: true,
-  },
+  secured({ name: "wss", address: () => "wss://127.0.0.1:0", messages: "envelope", oversizeClosesConnection: true }),
   { name: "grpc", address: () => "grpc://127.0.0.1:0", messages: "http2", oversizeClosesConnection: false },
-  {
-    name: "grpcs",
-    address: () => "grpcs://127.0.0.1:0",
-    get listenOptions() {
-      return serverTls();
-    },
-    get dialOptions() {
-      return clientTls();
-    },
-    messages: "http2",
-    oversizeClosesConnection: false,
-  },
+  secured({ name: "grpcs", address: () => "grpcs://127.0.0.1:0", messages: "http2", oversizeClosesConnection: false }),
 ];
 
 export interface RowServer {

@@ -203,17 +203,30 @@ export class Client {
         const { ctx, timeout } = client.#context(method, options);
         const signal = options.signal;
         if (signal?.aborted) throw abortError(method, signal.reason);
-        let fail!: (err: RpcError) => void;
-        const ended = new Promise<never>((_resolve, reject) => (fail = reject));
-        ended.catch(() => {});
-        const started = client.#arm(ctx, timeout, signal, (err) => fail(err));
+        // A deadline or an abort ends the wait for the next reply at once. Each wait is its own
+        // promise: racing every reply against one shared promise would pile a reaction onto it
+        // per message for as long as the stream lives.
+        let failed: RpcError | undefined;
+        let interrupt: ((err: RpcError) => void) | undefined;
+        // `start` only runs while the call is alive, so no promise is left with nobody to handle it.
+        const interruptible = <T>(start: () => Promise<T>): Promise<T> =>
+          failed
+            ? Promise.reject(failed)
+            : new Promise<T>((resolve, reject) => {
+                interrupt = reject;
+                start().then(resolve, reject);
+              });
+        const started = client.#arm(ctx, timeout, signal, (err) => {
+          failed = err;
+          interrupt?.(err);
+        });
         let finished = false;
         try {
-          const replies = (await Promise.race([client.#send({ method, params, kind }, ctx), ended])) as AsyncIterable<R>;
+          const replies = (await interruptible(() => client.#send({ method, params, kind }, ctx))) as AsyncIterable<R>;
           const it = replies[Symbol.asyncIterator]();
           try {
             for (;;) {
-              const next = await Promise.race([it.next(), ended]);
+              const next = await interruptible(() => it.next());
               if (next.done) break;
               yield next.value;
             }

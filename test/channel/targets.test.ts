@@ -32,7 +32,7 @@ t.test("resolver targets and plain addresses", async (t) => {
   const ws = parseResolverTarget("static:///a.test:80?transport=ws&path=rpc", schemes)!;
   t.equal(addressFor(ws, "a.test", 80), "ws://a.test:80/rpc", "?path= is the WebSocket path");
   t.equal(addressFor(parseResolverTarget("static:///a.test:1", schemes)!, "a.test", 1), "tcp://a.test:1", "tcp by default");
-  for (const plain of ["127.0.0.1:7001", "tcp://127.0.0.1:7001", "ws://127.0.0.1:7001/rpc", "grpc://127.0.0.1:7001", "unix:///tmp/x.sock", "https://x.test/a"]) {
+  for (const plain of ["127.0.0.1:7001", "tcp://127.0.0.1:7001", "ws://127.0.0.1:7001/rpc", "grpc://127.0.0.1:7001", "unix:app.sock", "https://x.test/a"]) {
     t.equal(parseResolverTarget(plain, schemes), undefined, `${plain} is a plain address`);
   }
 });

@@ -4,6 +4,8 @@ import { ROWS, STREAM_ROWS, type Row } from "./rows.js";
 export interface Options {
   durationMs: number;
   warmupMs: number;
+  /** Measured time per slice: a cell's duration is cut into slices that the rows take in turn. */
+  sliceMs: number;
   runs: number;
   concurrency: number[];
   rows: Row[];
@@ -25,6 +27,7 @@ export const STREAMS_ID = "streams";
 export const USAGE = `usage: npm run bench -- [options]
   --duration MS        measured time per cell (default 2000)
   --warmup MS          warm-up time per cell, not measured (default 500)
+  --slice MS           the rows of a concurrency take turns every MS of measured time (default 250)
   --runs N             repeat the whole table N times, report the median per cell (default 1)
   --concurrency LIST   calls in flight, comma-separated (default 1,16,128)
   --only LIST          rows to run, by id or name: ${ROWS.map((r) => r.id).join(", ")};
@@ -34,6 +37,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --cpu-prof WHO       server, client or both: write V8 CPU profiles to a temp dir
                        (the codec micro-benchmark's processes count as clients)
   --no-results         do not write bench/RESULTS.md (a full run without --cpu-prof writes it)`;
+
+/** How a cell's measured time is cut: `slices` of `ms` each, as close to --slice as divides --duration. */
+export function slicing(o: Pick<Options, "durationMs" | "sliceMs">): { slices: number; ms: number } {
+  const slices = Math.max(1, Math.round(o.durationMs / o.sliceMs));
+  return { slices, ms: o.durationMs / slices };
+}
 
 function positive(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -45,6 +54,7 @@ export function parseArgs(argv: string[]): Options {
   const o: Options = {
     durationMs: 2000,
     warmupMs: 500,
+    sliceMs: 250,
     runs: 1,
     concurrency: [1, 16, 128],
     rows: [...ROWS],
@@ -66,6 +76,9 @@ export function parseArgs(argv: string[]): Options {
         o.warmupMs = v === "0" ? 0 : positive(flag, v);
         break;
       }
+      case "--slice":
+        o.sliceMs = positive(flag, value());
+        break;
       case "--runs":
         o.runs = positive(flag, value());
         break;

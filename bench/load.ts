@@ -110,30 +110,54 @@ export function processCpuUs(pid: number | undefined): number {
   }
 }
 
-/** One table cell: a warm-up run, then a measured run. */
-export async function runCell(
-  call: () => Promise<unknown>,
-  concurrency: number,
-  durationMs: number,
-  warmupMs: number,
-  serverPid?: number,
-): Promise<CellResult> {
-  const graceMs = 5_000;
-  if (warmupMs > 0) await closedLoop(call, concurrency, warmupMs, graceMs, undefined);
-  const samples = new Samples();
-  const serverCpu = processCpuUs(serverPid);
-  const cpu = process.cpuUsage();
-  const { calls, seconds } = await closedLoop(call, concurrency, durationMs, graceMs, samples);
-  const used = process.cpuUsage(cpu);
-  const serverUsed = processCpuUs(serverPid) - serverCpu;
-  const sorted = samples.sorted();
-  return {
-    concurrency,
-    calls,
-    callsPerSec: calls / seconds,
-    p50us: percentileUs(sorted, 0.5),
-    p99us: percentileUs(sorted, 0.99),
-    clientCpuUs: (used.user + used.system) / calls,
-    serverCpuUs: serverUsed / calls,
-  };
+/** How long calls may still be in flight after a slice's deadline before the cell fails. */
+const GRACE_MS = 5_000;
+
+/** Runs `concurrency` calls in flight for `ms`, unmeasured (JIT, connection and caches warm up). */
+export async function warmUp(call: () => Promise<unknown>, concurrency: number, ms: number): Promise<void> {
+  await closedLoop(call, concurrency, ms, GRACE_MS, undefined);
+}
+
+/**
+ * One table cell, measured in slices: the orchestrator gives each row of a concurrency its slice
+ * in turn, so a change in the host's load lands on every row alike. Calls, time, latencies and
+ * both processes' CPU time add up over the slices.
+ */
+export class CellMeter {
+  readonly #concurrency: number;
+  readonly #serverPid: number | undefined;
+  readonly #samples = new Samples();
+  #calls = 0;
+  #seconds = 0;
+  #clientCpuUs = 0;
+  #serverCpuUs = 0;
+
+  constructor(concurrency: number, serverPid?: number) {
+    this.#concurrency = concurrency;
+    this.#serverPid = serverPid;
+  }
+
+  async slice(call: () => Promise<unknown>, ms: number): Promise<void> {
+    const serverCpu = processCpuUs(this.#serverPid);
+    const cpu = process.cpuUsage();
+    const { calls, seconds } = await closedLoop(call, this.#concurrency, ms, GRACE_MS, this.#samples);
+    const used = process.cpuUsage(cpu);
+    this.#serverCpuUs += processCpuUs(this.#serverPid) - serverCpu;
+    this.#clientCpuUs += used.user + used.system;
+    this.#calls += calls;
+    this.#seconds += seconds;
+  }
+
+  result(): CellResult {
+    const sorted = this.#samples.sorted();
+    return {
+      concurrency: this.#concurrency,
+      calls: this.#calls,
+      callsPerSec: this.#calls / this.#seconds,
+      p50us: percentileUs(sorted, 0.5),
+      p99us: percentileUs(sorted, 0.99),
+      clientCpuUs: this.#clientCpuUs / this.#calls,
+      serverCpuUs: this.#serverCpuUs / this.#calls,
+    };
+  }
 }

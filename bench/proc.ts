@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import type { CellResult } from "./load.js";
 
 const children = new Set<ChildProcess>();
 const cleanups = new Set<() => void>();
@@ -118,4 +119,67 @@ export async function runClient(script: string, args: string[], timeoutMs: numbe
     await exited(child);
     clearTimeout(timer);
   }
+}
+
+/** What the orchestrator asks a table client (clients/main.ts) to do. */
+export type ClientRequest = { op: "warm" | "slice"; concurrency: number; ms: number } | { op: "result"; concurrency: number };
+export type ClientReply = { ok: true; result?: CellResult } | { ok: false; error: string };
+
+/** A table client process, connected to its server and waiting for requests. */
+export interface ClientProcess {
+  request(req: ClientRequest, timeoutMs: number): Promise<CellResult | undefined>;
+  stop(): Promise<void>;
+}
+
+/** Starts a table client and waits until it is connected and has verified its first reply. */
+export async function startClient(script: string, args: string[], timeoutMs: number, nodeArgs: string[] = []): Promise<ClientProcess> {
+  const child = start(script, args, nodeArgs);
+  const what = `${script} ${args[0]}`;
+  // The next message from the child, or its exit, or the timeout, as an outcome.
+  const next = (ms: number) =>
+    new Promise<ClientReply | { ready: true }>((resolve, reject) => {
+      if (!child.connected) return reject(new Error(`${what} is gone (exit ${child.signalCode ?? child.exitCode})`));
+      const done = () => {
+        clearTimeout(timer);
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+      };
+      const onMessage = (m: ClientReply | { ready: true }) => {
+        done();
+        resolve(m);
+      };
+      const onExit = (code: number | null, signal: string | null) => {
+        done();
+        reject(new Error(`${what} exited (${signal ?? code})`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        child.kill("SIGKILL");
+        reject(new Error(`${what} timed out after ${ms} ms`));
+      }, ms);
+      child.on("message", onMessage);
+      child.on("exit", onExit);
+    });
+  const stop = async () => {
+    if (child.connected) child.disconnect(); // the client closes its connection and exits
+    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+    await exited(child);
+    clearTimeout(timer);
+  };
+  const first = await next(timeoutMs);
+  if (!("ready" in first)) {
+    await stop();
+    throw new Error(`client failed: ${first.ok ? "no ready message" : first.error}`);
+  }
+  return {
+    async request(req, ms) {
+      const reply = next(ms);
+      child.send(req);
+      const r = await reply;
+      if ("ready" in r) throw new Error(`${what} said ready twice`);
+      if (!r.ok) throw new Error(r.error);
+      return r.result;
+    },
+    stop,
+  };
 }

@@ -123,6 +123,7 @@ export interface Environment {
   cores: number;
   durationMs: number;
   warmupMs: number;
+  sliceMs: number;
   runs: number;
 }
 
@@ -142,7 +143,7 @@ Numbers from a shared or virtual machine vary between runs: \`--runs N\` reports
 - date: ${env.date}
 - node: ${env.node}
 - CPU: ${env.cpu} × ${env.cores} cores
-- per cell: ${env.warmupMs} ms warm-up, then ${env.durationMs} ms measured; ${env.runs} run(s)${env.runs > 1 ? ", median per cell" : ""}
+- per cell: ${env.warmupMs} ms warm-up, then ${env.durationMs} ms measured in slices of ${env.sliceMs} ms that the rows take in turn; ${env.runs} run(s)${env.runs > 1 ? ", median per cell" : ""}
 
 ## Calls per second and latency
 

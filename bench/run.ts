@@ -3,12 +3,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs, type Options } from "./args.js";
+import { parseArgs, slicing, type Options } from "./args.js";
 import { codecMarkdown, codecNotes, codecOutcomes, codecTable, codecTarget, runCodecCells, type CodecOutcome } from "./codec-bench.js";
 import type { CellResult } from "./load.js";
-import { runClient, startServer, type Running } from "./proc.js";
+import { startClient, startServer, type ClientProcess, type ClientRequest, type Running } from "./proc.js";
 import { notes, ratiosTable, resultsMarkdown, resultsTable, type RowOutcome } from "./report.js";
-import type { Row } from "./rows.js";
 import { runStreamCells, streamMarkdown, streamNotes, streamTable, type StreamOutcome } from "./stream-bench.js";
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -27,7 +26,17 @@ async function goBinary(outcome: RowOutcome): Promise<string | undefined> {
   }
 }
 
-async function runRow(row: Row, o: Options, goBin: string | undefined, prof: (who: "server" | "client", tag: string) => string[], tag: string): Promise<CellResult[]> {
+/** A row's server and client processes, alive for one run of the table. */
+interface Pair {
+  outcome: RowOutcome;
+  server: Running;
+  client: ClientProcess;
+  /** This run's cells, one per concurrency. */
+  cells: CellResult[];
+}
+
+async function startPair(outcome: RowOutcome, goBin: string | undefined, prof: (who: "server" | "client", tag: string) => string[], tag: string): Promise<Pair> {
+  const row = outcome.row;
   let server: Running;
   if (row.server === "go") {
     const { startGo } = await import("./go-server.js");
@@ -36,11 +45,41 @@ async function runRow(row: Row, o: Options, goBin: string | undefined, prof: (wh
     server = await startServer(row.server, prof("server", tag));
   }
   try {
-    const perCell = o.warmupMs + o.durationMs + 6_000;
-    const args = [row.client, String(server.port), o.concurrency.join(","), String(o.durationMs), String(o.warmupMs), String(server.pid ?? "")];
-    return (await runClient("clients/main.ts", args, 30_000 + o.concurrency.length * perCell, prof("client", tag))) as CellResult[];
-  } finally {
+    const client = await startClient("clients/main.ts", [row.client, String(server.port), String(server.pid ?? "")], 30_000, prof("client", tag));
+    return { outcome, server, client, cells: [] };
+  } catch (e) {
     await server.stop();
+    throw e;
+  }
+}
+
+const failedCell = (concurrency: number, error: string): CellResult => ({ concurrency, calls: 0, callsPerSec: NaN, p50us: NaN, p99us: NaN, clientCpuUs: NaN, serverCpuUs: NaN, error });
+
+/**
+ * One concurrency of one run: every pair warms up, then the measured time is cut into slices
+ * and the rows take them in turn (each round starting one row later), so the host's changing
+ * load lands on every row alike instead of on whichever row ran while it lasted.
+ */
+async function runConcurrency(pairs: Pair[], c: number, o: Options): Promise<void> {
+  const errors = new Map<Pair, string>();
+  const ask = async (pair: Pair, req: ClientRequest, ms: number) => {
+    if (errors.has(pair)) return undefined;
+    try {
+      return await pair.client.request(req, ms + 30_000);
+    } catch (e) {
+      errors.set(pair, message(e));
+      return undefined;
+    }
+  };
+  for (const pair of pairs) if (o.warmupMs > 0) await ask(pair, { op: "warm", concurrency: c, ms: o.warmupMs }, o.warmupMs);
+  const { slices, ms } = slicing(o);
+  for (let k = 0; k < slices; k++) {
+    for (let j = 0; j < pairs.length; j++) await ask(pairs[(k + j) % pairs.length]!, { op: "slice", concurrency: c, ms }, ms);
+  }
+  for (const pair of pairs) {
+    const result = await ask(pair, { op: "result", concurrency: c }, 0);
+    const error = errors.get(pair);
+    pair.cells.push(error !== undefined || !result ? failedCell(c, error ?? "no result") : result);
   }
 }
 
@@ -79,24 +118,28 @@ async function main(): Promise<void> {
 
   for (let run = 1; run <= o.runs; run++) {
     await runCodecCells(codecs, o.durationMs, o.warmupMs, (tag) => prof("client", tag), run, log);
-    // Rows take turns at each concurrency, so a change in the host's load lands on every row of
-    // a cell alike rather than on whichever rows happened to run during it.
-    const cellsOf = new Map<RowOutcome, CellResult[]>();
-    for (const c of o.concurrency) {
+    const pairs: Pair[] = [];
+    try {
       for (const outcome of outcomes) {
         if (outcome.note) continue; // skipped or failed earlier
-        const tag = `${outcome.row.id}-c${c}-run${run}`;
         try {
-          const cells = await runRow(outcome.row, { ...o, concurrency: [c] }, goBin, prof, tag);
-          cellsOf.set(outcome, [...(cellsOf.get(outcome) ?? []), ...cells]);
-          log(`[run ${run}/${o.runs}] ${outcome.row.name}: ${summary(cells)}`);
+          pairs.push(await startPair(outcome, goBin, prof, `${outcome.row.id}-run${run}`));
         } catch (e) {
           outcome.note = `failed: ${message(e)}`;
           log(`[run ${run}/${o.runs}] ${outcome.row.name}: ${outcome.note}`);
         }
       }
+      for (const c of o.concurrency) {
+        await runConcurrency(pairs, c, o);
+        for (const pair of pairs) log(`[run ${run}/${o.runs}] ${pair.outcome.row.name}: ${summary(pair.cells.slice(-1))}`);
+      }
+    } finally {
+      for (const pair of pairs) {
+        await pair.client.stop();
+        await pair.server.stop();
+      }
     }
-    for (const [outcome, cells] of cellsOf) if (!outcome.note) outcome.runs.push(cells);
+    for (const pair of pairs) pair.outcome.runs.push(pair.cells);
     await runStreamCells(streams, o.durationMs, o.warmupMs, prof, `${run}/${o.runs}`, log);
   }
 
@@ -109,7 +152,7 @@ async function main(): Promise<void> {
   if (rowNotes.length > 0) console.log(rowNotes.map((n) => `\n- ${n}`).join(""));
   if (profDir) {
     // One directory per process; the main thread's profile is the largest file (tsx's loader thread writes one too).
-    console.log(`\nCPU profiles: ${profDir}/<row>-c<C>-run<N>-<server|client>/, <stream row>-run<N>-<server|client>/ and codec-<codec>-<payload>-run<N>-client/ (summarize with: npx tsx bench/prof-top.ts DIR)`);
+    console.log(`\nCPU profiles: ${profDir}/<row>-run<N>-<server|client>/, <stream row>-run<N>-<server|client>/ and codec-<codec>-<payload>-run<N>-client/ (summarize with: npx tsx bench/prof-top.ts DIR)`);
   }
 
   if (o.writeResults) {
@@ -123,6 +166,7 @@ async function main(): Promise<void> {
         cores: cpus.length,
         durationMs: o.durationMs,
         warmupMs: o.warmupMs,
+        sliceMs: Math.round(slicing(o).ms),
         runs: o.runs,
       },
       table,

@@ -1,7 +1,13 @@
-// A bench client process: connects to one server, runs every concurrency cell, prints one RESULT line.
-// Usage: main.ts <client> <port> <concurrency,...> <durationMs> <warmupMs> [serverPid]
-import { runCell, type CellResult } from "../load.js";
-import type { Connect } from "./client.js";
+// A bench client process: connects to one server, then runs what the orchestrator asks over IPC.
+// Usage: main.ts <client> <port> [serverPid]
+//
+// Requests (one at a time): {op:"warm", concurrency, ms}, {op:"slice", concurrency, ms} (measured,
+// added to that concurrency's cell), {op:"result", concurrency} (the cell, then forgotten). Each is
+// answered {ok:true, result?} or {ok:false, error}. The process says {ready:true} once connected
+// and its first reply verified, and exits when the IPC channel closes.
+import { CellMeter, warmUp } from "../load.js";
+import type { BenchClient, Connect } from "./client.js";
+import type { ClientReply, ClientRequest } from "../proc.js";
 
 const clients: Record<string, () => Promise<{ connect: Connect }>> = {
   "raw-echo": () => import("./raw-echo.js"),
@@ -16,41 +22,48 @@ const clients: Record<string, () => Promise<{ connect: Connect }>> = {
   "netrpc-ws-msgpack": async () => ({ connect: (await import("./netrpc.js")).connectWsMsgpack }),
 };
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const send = (reply: ClientReply | { ready: true }) => process.send!(reply);
 
-async function main(): Promise<CellResult[]> {
-  const [name = "", port = "", conc = "", duration = "", warmup = "", pid = ""] = process.argv.slice(2);
+async function start(): Promise<BenchClient> {
+  const [name = "", port = ""] = process.argv.slice(2);
   const load = clients[name];
   if (!load) throw new Error(`unknown client ${name}`);
-  const { connect } = await load();
-  const client = await connect(Number(port));
-  const results: CellResult[] = [];
-  try {
-    client.verify(await client.call());
-    for (const c of conc.split(",").map(Number)) {
-      try {
-        results.push(await runCell(() => client.call(), c, Number(duration), Number(warmup), pid ? Number(pid) : undefined));
-      } catch (e) {
-        // The connection is in an unknown state (calls may still be in flight): stop here.
-        results.push({ concurrency: c, calls: 0, callsPerSec: NaN, p50us: NaN, p99us: NaN, clientCpuUs: NaN, serverCpuUs: NaN, error: message(e) });
-        break;
-      }
-    }
-  } finally {
-    await Promise.race([client.close(), new Promise((r) => setTimeout(r, 1000))]);
-  }
-  return results;
+  const client = await (await load()).connect(Number(port));
+  client.verify(await client.call());
+  return client;
 }
 
-main().then(
-  (results) => {
-    process.stdout.write(`RESULT ${JSON.stringify(results)}\n`, () => process.exit(0));
-  },
-  (e: unknown) => {
-    process.stdout.write(`FAILED ${JSON.stringify(message(e))}\n`, () => process.exit(1));
-  },
-);
-// The orchestrator went away: do not linger.
-process.on("disconnect", () => process.exit(2));
+function serve(client: BenchClient): void {
+  const serverPid = process.argv[4] ? Number(process.argv[4]) : undefined;
+  const call = () => client.call();
+  const meters = new Map<number, CellMeter>();
+  const meter = (c: number) => meters.get(c) ?? meters.set(c, new CellMeter(c, serverPid)).get(c)!;
+  let failed: string | undefined; // after a failed call the connection is in an unknown state
+  process.on("message", (req: ClientRequest) => {
+    const run = async (): Promise<ClientReply> => {
+      if (failed !== undefined) return { ok: false, error: `an earlier call failed: ${failed}` };
+      if (req.op === "warm") await warmUp(call, req.concurrency, req.ms);
+      else if (req.op === "slice") await meter(req.concurrency).slice(call, req.ms);
+      else {
+        const result = meter(req.concurrency).result();
+        meters.delete(req.concurrency);
+        return { ok: true, result };
+      }
+      return { ok: true };
+    };
+    run().then(send, (e: unknown) => {
+      failed = message(e);
+      send({ ok: false, error: failed });
+    });
+  });
+  process.on("disconnect", () => {
+    void Promise.race([client.close(), new Promise((r) => setTimeout(r, 1000))]).then(() => process.exit(0));
+  });
+  send({ ready: true });
+}
+
+start().then(serve, (e: unknown) => {
+  send({ ok: false, error: message(e) });
+  process.exit(1);
+});

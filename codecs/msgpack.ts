@@ -12,11 +12,11 @@
 //   credit   [6, id, n]                                                the sender may send n more messages
 //   ping     [7, seq]   pong [8, seq]                                  keepalive (seq is the ping's own number)
 // A request whose requests follow as messages (client and bidi streams) has a seventh element, true.
-import { Packr, Unpackr } from "msgpackr";
+import { Packr, Unpackr, RESERVE_START_SPACE, REUSE_BUFFER_MODE } from "msgpackr";
 import { Code, isCode } from "../core/codes.js";
 import { RpcError } from "../core/errors.js";
 import { readMetadata, hasMetadata, type TextMetadata as Metadata } from "../core/metadata.js";
-import { LengthFramer } from "../core/framing/length.js";
+import { LengthFramer, PrefixedFrames, writePrefix } from "../core/framing/length.js";
 import { checkMsgpackBounds } from "./msgpack-bounds.js";
 import type { Codec, CodecSession, Encoded } from "../core/codec.js";
 import type { CallId, ClientInbound, RequestEnvelope, ServerInbound, ResponseEnvelope } from "../core/envelope.js";
@@ -30,6 +30,13 @@ const END = 5;
 const CREDIT = 6;
 const PING = 7;
 const PONG = 8;
+
+/**
+ * msgpackr leaves 4 bytes free ahead of each message, for the frame's length prefix, and hands
+ * back its whole buffer with the message's start and end rather than a Buffer subarray (we make
+ * plain views, which are cheaper).
+ */
+const PACK_MODE = RESERVE_START_SPACE | 4 | REUSE_BUFFER_MODE;
 
 /** Record structures a peer may define on one connection; ours use at most 64. */
 export const MAX_STRUCTURES = 1024;
@@ -70,11 +77,16 @@ function isCredit(n: unknown): n is number {
   return typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 0x7fffffff;
 }
 
-/** A record definition is the ext marker 0xd4 0x72 or 0xd5 0x72 ("r"); look before counting. */
+/**
+ * A record definition is the ext marker 0xd4 0x72 or 0xd5 0x72 ("r"); look before counting.
+ * Any such pair of bytes counts, wherever it is: a plain loop (faster on small frames than
+ * indexOf), and no trust in where values begin.
+ */
 function mayDefineStructure(frame: Uint8Array): boolean {
-  for (let i = frame.indexOf(0x72, 1); i !== -1; i = frame.indexOf(0x72, i + 1)) {
-    const before = frame[i - 1];
-    if (before === 0xd4 || before === 0xd5) return true;
+  const last = frame.length - 1;
+  for (let i = 0; i < last; i++) {
+    const b = frame[i];
+    if ((b === 0xd4 || b === 0xd5) && frame[i + 1] === 0x72) return true;
   }
   return false;
 }
@@ -83,18 +95,24 @@ class MsgpackSession implements CodecSession {
   #packr = new Packr(options());
   readonly #unpackr = new Unpackr(options());
   readonly #structures: unknown[];
+  readonly #frames = new PrefixedFrames();
 
   constructor() {
     this.#structures = (this.#unpackr as unknown as { structures: unknown[] }).structures;
   }
 
+  /**
+   * Messages are packed with room for their prefix, so framing copies nothing; frames arrive as
+   * plain views, on which msgpackr's per-input DataView is cheaper to hang than on Buffers.
+   */
   createFramer(maxMessageSize: number): LengthFramer {
-    return new LengthFramer(maxMessageSize);
+    return new LengthFramer(maxMessageSize, { prefixed: this.#frames, plainViews: true });
   }
 
   #pack(value: unknown, what: string): Uint8Array {
     try {
-      return this.#packr.pack(value);
+      const out = this.#packr.pack(value, PACK_MODE) as Buffer & { start: number; end: number };
+      return this.#frames.body(writePrefix(new Uint8Array(out.buffer, out.byteOffset + out.start, out.end - out.start)));
     } catch (err) {
       // A failed pack may have assigned record ids the peer never saw: a fresh encoder
       // defines every structure again before using it, so the stream stays in step.

@@ -1,7 +1,7 @@
 // The protobuf CodecSession: envelopes from envelope.ts, payload types from the method table, per-connection call bookkeeping.
 import { Code, isCode } from "../../core/codes.js";
 import { RpcError } from "../../core/errors.js";
-import { LengthFramer } from "../../core/framing/length.js";
+import { LengthFramer, PrefixedFrames } from "../../core/framing/length.js";
 import type { CodecSession, Encoded } from "../../core/codec.js";
 import type { CallId, ClientInbound, RequestEnvelope, ResponseEnvelope, ServerInbound, WireError } from "../../core/envelope.js";
 import type { MethodDescriptor, MethodTable } from "./descriptors.js";
@@ -35,35 +35,16 @@ export class ProtobufSession implements CodecSession {
   #lastMd: MethodDescriptor | undefined;
   /** Client side: the method of the last request sent, its descriptor and its name as UTF-8. */
   #sent: { method: string; md: MethodDescriptor; name: Uint8Array } | undefined;
-  /** The last message encoded, and its frame. */
-  #lastBody: Uint8Array | undefined;
-  #lastFrame: Uint8Array | undefined;
+  readonly #frames = new PrefixedFrames();
 
   constructor(methods: MethodTable, longs: Longs) {
     this.#methods = methods;
     this.#longs = longs;
   }
 
-  /**
-   * The envelope writers return whole frames, length prefix included; the session hands out the
-   * message after it and this framer gives back the frame for it, so nothing is copied.
-   */
+  /** The envelope writers return whole frames, length prefix included: framing them copies nothing. */
   createFramer(maxMessageSize: number): LengthFramer {
-    return new PrefixedFramer(maxMessageSize, (body) => {
-      if (body !== this.#lastBody) return undefined;
-      const frame = this.#lastFrame;
-      // Let the slab go once its frame is on its way.
-      this.#lastBody = this.#lastFrame = undefined;
-      return frame;
-    });
-  }
-
-  /** The message of a whole frame from envelope.ts, remembered for the framer. */
-  #body(frame: Uint8Array): Uint8Array {
-    const body = new Uint8Array(frame.buffer, frame.byteOffset + HEADER, frame.length - HEADER);
-    this.#lastBody = body;
-    this.#lastFrame = frame;
-    return body;
+    return new LengthFramer(maxMessageSize, { prefixed: this.#frames });
   }
 
   /** Throws UNIMPLEMENTED for a method with no descriptor, INVALID_ARGUMENT for params or a string id. */
@@ -89,13 +70,13 @@ export class ProtobufSession implements CodecSession {
     }
     const frame = writeRequest(id, name, req.timeout, req.metadata, md.requestType, payload, req.stream === true);
     this.#awaiting.set(id, md);
-    return this.#body(frame);
+    return this.#frames.body(frame);
   }
 
   encodeCancel(id: CallId): Uint8Array {
     const n = checkId(id);
     this.#awaiting.delete(n);
-    return this.#body(writeCancel(n));
+    return this.#frames.body(writeCancel(n));
   }
 
   /** A request (client) or reply (server) of streaming call `id`, as the call's request or response type. */
@@ -111,21 +92,21 @@ export class ProtobufSession implements CodecSession {
       const what = request ? `bad request for ${md.name}` : `cannot encode a reply of ${md.name}`;
       throw new RpcError(request ? Code.INVALID_ARGUMENT : Code.INTERNAL, `rpc: protobuf: ${what}: ${detail(err)}`, { cause: err });
     }
-    return this.#body(writeStreamMessage(n, type, payload, request));
+    return this.#frames.body(writeStreamMessage(n, type, payload, request));
   }
 
   encodeEnd(id: CallId): Uint8Array {
-    return this.#body(writeEnd(checkId(id)));
+    return this.#frames.body(writeEnd(checkId(id)));
   }
 
   encodePing(seq: number, pong: boolean): Uint8Array {
-    return this.#body(writePing(checkId(seq), pong));
+    return this.#frames.body(writePing(checkId(seq), pong));
   }
 
   /** Credit goes the other way from the messages it answers: the client grants replies, the server requests. */
   encodeCredit(id: CallId, credit: number): Uint8Array {
     const n = checkId(id);
-    return this.#body(writeCredit(n, credit, this.#awaiting.has(n)));
+    return this.#frames.body(writeCredit(n, credit, this.#awaiting.has(n)));
   }
 
   /**
@@ -133,11 +114,11 @@ export class ProtobufSession implements CodecSession {
    * it does not fit the response type or no call `id` is awaiting it.
    */
   encodeResponse(res: ResponseEnvelope): Uint8Array {
-    if (res.id === null) return this.#body(writeResponse(null, errorCode(res.error), errorText(res.error), EMPTY));
+    if (res.id === null) return this.#frames.body(writeResponse(null, errorCode(res.error), errorText(res.error), EMPTY));
     const id = checkId(res.id);
     if (res.error) {
       this.#release(id);
-      return this.#body(writeResponse(id, errorCode(res.error), errorText(res.error), EMPTY));
+      return this.#frames.body(writeResponse(id, errorCode(res.error), errorText(res.error), EMPTY));
     }
     const md = this.#serving.get(id);
     if (!md) throw new RpcError(Code.INTERNAL, `rpc: protobuf: no call ${id} is awaiting a result`);
@@ -148,7 +129,7 @@ export class ProtobufSession implements CodecSession {
       throw new RpcError(Code.INTERNAL, `rpc: protobuf: cannot encode the result of ${md.name}: ${detail(err)}`, { cause: err });
     }
     this.#release(id);
-    return this.#body(writeResult(id, md.responseType, payload));
+    return this.#frames.body(writeResult(id, md.responseType, payload));
   }
 
   decodeRequest(frame: Encoded): ServerInbound {
@@ -236,22 +217,6 @@ export class ProtobufSession implements CodecSession {
     if (more === undefined) this.#serving.delete(id);
     else if (more === 1) this.#repeats.delete(id);
     else this.#repeats.set(id, more - 1);
-  }
-}
-
-const HEADER = 4;
-
-/** A LengthFramer that takes the frame `framed` already has for a message instead of copying it. */
-class PrefixedFramer extends LengthFramer {
-  readonly #framed: (body: Uint8Array) => Uint8Array | undefined;
-
-  constructor(maxMessageSize: number, framed: (body: Uint8Array) => Uint8Array | undefined) {
-    super(maxMessageSize);
-    this.#framed = framed;
-  }
-
-  override frame(body: Encoded): Encoded {
-    return (typeof body !== "string" && this.#framed(body)) || super.frame(body);
   }
 }
 

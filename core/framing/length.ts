@@ -10,6 +10,53 @@ const encoder = new TextEncoder();
 const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 
 /**
+ * For encoders that write whole frames, length prefix included (into space they reserved ahead
+ * of the message): the session hands out the message after the prefix, and the framer gives
+ * back the frame it came from instead of copying it into a new one.
+ */
+export class PrefixedFrames {
+  #body: Uint8Array | undefined;
+  #frame: Uint8Array | undefined;
+
+  /** The message inside `frame`, whose first 4 bytes already hold its length. */
+  body(frame: Uint8Array): Uint8Array {
+    const body = new Uint8Array(frame.buffer, frame.byteOffset + HEADER, frame.length - HEADER);
+    this.#body = body;
+    this.#frame = frame;
+    return body;
+  }
+
+  /** The frame of `body`, if it is the message handed out last (each is framed once). */
+  take(body: Uint8Array): Uint8Array | undefined {
+    if (body !== this.#body) return undefined;
+    const frame = this.#frame;
+    // Let the encoder's buffer go once its frame is on its way.
+    this.#body = this.#frame = undefined;
+    return frame;
+  }
+}
+
+/** Writes a frame's length prefix into its first 4 bytes (reserved by the encoder). */
+export function writePrefix(frame: Uint8Array): Uint8Array {
+  const n = frame.length - HEADER;
+  frame[0] = n >>> 24;
+  frame[1] = (n >>> 16) & 0xff;
+  frame[2] = (n >>> 8) & 0xff;
+  frame[3] = n & 0xff;
+  return frame;
+}
+
+export interface LengthFramerOptions {
+  /** Frames its session's encoder already wrote whole. */
+  prefixed?: PrefixedFrames;
+  /**
+   * Hand out frames as plain Uint8Array views rather than Buffer subarrays: cheaper to make, and
+   * cheaper for a decoder that attaches state to its input (msgpackr caches a DataView on it).
+   */
+  plainViews?: boolean;
+}
+
+/**
  * A state machine with two states: reading a header, reading a body. The declared length is
  * checked against the limit the moment the header is complete, so a peer cannot make us
  * buffer a byte of an oversized body. Frames that arrive whole inside one chunk are handed out
@@ -17,6 +64,8 @@ const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
  */
 export class LengthFramer implements Framer {
   readonly #limit: number;
+  readonly #prefixed: PrefixedFrames | undefined;
+  readonly #plainViews: boolean;
   #state: "header" | "body" = "header";
   /** Pieces of the header or body being assembled, and their total length. */
   #parts: Uint8Array[] = [];
@@ -24,8 +73,10 @@ export class LengthFramer implements Framer {
   /** Body length, in the "body" state. */
   #need = 0;
 
-  constructor(maxMessageSize: number) {
+  constructor(maxMessageSize: number, options: LengthFramerOptions = {}) {
     this.#limit = maxMessageSize;
+    this.#prefixed = options.prefixed;
+    this.#plainViews = options.plainViews === true;
   }
 
   /** Body bytes held for an incomplete message (a partial header is at most 3 bytes more). */
@@ -41,7 +92,7 @@ export class LengthFramer implements Framer {
           const size = this.#checked(readU32(chunk, at));
           at += HEADER;
           if (chunk.length - at >= size) {
-            onFrame(chunk.subarray(at, at + size));
+            onFrame(this.#plainViews ? new Uint8Array(chunk.buffer, chunk.byteOffset + at, size) : chunk.subarray(at, at + size));
             at += size;
           } else this.#startBody(size);
           continue;
@@ -84,16 +135,15 @@ export class LengthFramer implements Framer {
   }
 
   frame(body: Encoded): Encoded {
+    if (typeof body !== "string") {
+      const whole = this.#prefixed?.take(body);
+      if (whole) return whole;
+    }
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
-    const n = bytes.length;
     // Buffer.allocUnsafe draws on Node's pool: far cheaper per message than a fresh Uint8Array.
-    const out = NodeBuffer ? NodeBuffer.allocUnsafe(HEADER + n) : new Uint8Array(HEADER + n);
-    out[0] = n >>> 24;
-    out[1] = (n >>> 16) & 0xff;
-    out[2] = (n >>> 8) & 0xff;
-    out[3] = n & 0xff;
+    const out = NodeBuffer ? NodeBuffer.allocUnsafe(HEADER + bytes.length) : new Uint8Array(HEADER + bytes.length);
     out.set(bytes, HEADER);
-    return out;
+    return writePrefix(out);
   }
 }
 

@@ -96,3 +96,39 @@ t.test("the README's msgpack bytes are the codec's bytes", async (t) => {
   t.equal(hex(first), "00000028" + "930100" + "d47240" + "93a24964a44e616d65a550686f6e65" + "a131a462616c61ab3133313030303031313131");
   t.equal(hex(later), "00000017" + "930101" + "40" + "a131a462616c61ab3133313030303031313131");
 });
+
+t.test("the session's framer sends each packed message in place, and reads frames as plain views", async (t) => {
+  const sender = msgpack.fork();
+  const receiver = msgpack.fork();
+  const framer = sender.createFramer(1 << 20);
+  const a = sender.encodeResponse({ kind: "response", id: 0, result: user }) as Uint8Array;
+  const frameA = framer.frame(a) as Uint8Array;
+  t.equal(frameA.buffer, a.buffer, "the frame is the packed bytes with their prefix, not a copy");
+  t.equal(frameA.byteOffset, a.byteOffset - 4);
+  t.same([...frameA.subarray(0, 4)], [0, 0, 0, a.length], "the prefix msgpackr left room for holds the length");
+  // A message framed out of order, or a second time, is copied into a frame of its own.
+  const b = sender.encodeResponse({ kind: "response", id: 1, result: { bytes: Buffer.from([1, 2, 3]) } }) as Uint8Array;
+  const c = sender.encodeResponse({ kind: "response", id: 2, result: user }) as Uint8Array;
+  const frameB = framer.frame(b) as Uint8Array;
+  const frameC = framer.frame(c) as Uint8Array;
+  const again = framer.frame(c) as Uint8Array;
+  t.not(frameB.buffer, b.buffer, "out of order: copied");
+  t.not(again.buffer, c.buffer, "framed twice: the second is a copy");
+  t.same([...again], [...frameC], "with the same bytes");
+
+  const got: unknown[] = [];
+  const chunk = Buffer.concat([frameA, frameB, frameC, again]);
+  receiver.createFramer(1 << 20).push(chunk, (frame) => {
+    t.equal(Object.getPrototypeOf(frame), Uint8Array.prototype, "a plain Uint8Array view");
+    t.equal((frame as Uint8Array).buffer, chunk.buffer, "of the received bytes");
+    got.push(receiver.decodeResponse(frame));
+  });
+  t.same(got, [
+    { kind: "response", id: 0, result: user },
+    { kind: "response", id: 1, result: { bytes: new Uint8Array([1, 2, 3]) } },
+    { kind: "response", id: 2, result: user },
+    { kind: "response", id: 2, result: user },
+  ]);
+  const bytes = (got[1] as { result: { bytes: Uint8Array } }).result.bytes;
+  t.ok(bytes instanceof Uint8Array, "bytes arrive as a Uint8Array");
+});

@@ -43,8 +43,29 @@ export const MAX_STRUCTURES = 1024;
 /** Keys across all of a connection's record structures. */
 export const MAX_STRUCTURE_KEYS = 65_536;
 
-/** msgpackr writes into the options object it is given, so every encoder and decoder gets a fresh one. */
-const options = () => ({ sequential: true, useBigIntExtension: true });
+/**
+ * msgpackr writes into the options object it is given, so every encoder and decoder gets a fresh
+ * one. copyBuffers: binary values are copied out, so no value refers to the bytes it came from
+ * (small frames are decoded from a scratch buffer, below).
+ */
+const options = () => ({ sequential: true, useBigIntExtension: true, copyBuffers: true });
+
+/** Frames up to this size are decoded from the scratch buffer; below 140 bytes msgpackr decodes short strings in JS. */
+const SMALL = 128;
+const scratch = new Uint8Array(SMALL);
+/** views[n]: the scratch's first n bytes, made once per length. */
+const views: Uint8Array[] = [];
+
+/**
+ * A small frame, copied into a view made once for its length. msgpackr hangs a DataView on every
+ * input it is given; on a fresh view per frame that costs more than the decode of a small message
+ * itself, on these views only once. The copy stays valid until the next call: decode at once.
+ */
+function reusable(frame: Uint8Array): Uint8Array {
+  const n = frame.length;
+  for (let i = 0; i < n; i++) scratch[i] = frame[i]!;
+  return (views[n] ??= new Uint8Array(scratch.buffer, 0, n));
+}
 
 function malformed(detail: string): RpcError {
   return new RpcError(Code.INVALID_ARGUMENT, `rpc: malformed msgpack message: ${detail}`);
@@ -103,7 +124,8 @@ class MsgpackSession implements CodecSession {
 
   /**
    * Messages are packed with room for their prefix, so framing copies nothing; frames arrive as
-   * plain views, on which msgpackr's per-input DataView is cheaper to hang than on Buffers.
+   * plain views, on which msgpackr's per-input DataView (for larger frames) is cheaper to hang
+   * than on Buffers.
    */
   createFramer(maxMessageSize: number): LengthFramer {
     return new LengthFramer(maxMessageSize, { prefixed: this.#frames, plainViews: true });
@@ -126,7 +148,7 @@ class MsgpackSession implements CodecSession {
     checkMsgpackBounds(frame);
     let value: unknown;
     try {
-      value = this.#unpackr.unpack(frame);
+      value = this.#unpackr.unpack(frame.length <= SMALL ? reusable(frame) : frame);
     } catch (err) {
       throw malformed((err as Error).message);
     }

@@ -97,7 +97,7 @@ t.test("the README's msgpack bytes are the codec's bytes", async (t) => {
   t.equal(hex(later), "00000017" + "930101" + "40" + "a131a462616c61ab3133313030303031313131");
 });
 
-t.test("the session's framer sends each packed message in place, and reads frames as plain views", async (t) => {
+t.test("the session's framer sends each packed message in place, reads frames as plain views, and copies bytes out", async (t) => {
   const sender = msgpack.fork();
   const receiver = msgpack.fork();
   const framer = sender.createFramer(1 << 20);
@@ -131,4 +131,5 @@ t.test("the session's framer sends each packed message in place, and reads frame
   ]);
   const bytes = (got[1] as { result: { bytes: Uint8Array } }).result.bytes;
   t.ok(bytes instanceof Uint8Array, "bytes arrive as a Uint8Array");
+  t.not(bytes.buffer, chunk.buffer, "of their own: the frames decoded after it did not change it");
 });

@@ -16,6 +16,8 @@ function track(parser) {
     const child = children.find((c) => c.name === point.name && !c.claimed);
     if (child) {
       child.claimed = true;
+      // A subtest skipped from inside (t.plan(0, reason)) has a child with no assertions: count it.
+      if (point.skip) child.skipped = true;
       return;
     }
     if (point.skip || point.todo) state.skip++;
@@ -26,13 +28,14 @@ function track(parser) {
     for (const c of children) {
       state.pass += c.state.pass;
       state.fail += c.state.fail;
-      state.skip += c.state.skip;
+      state.skip += c.state.skip + (c.skipped ? 1 : 0);
     }
     state.done = true;
   });
   // A child parser's name is its subtest's name, which the parent's result line repeats.
   return {
     claimed: false,
+    skipped: false,
     state,
     get name() {
       return parser.name;

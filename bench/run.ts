@@ -71,7 +71,7 @@ async function runConcurrency(pairs: Pair[], c: number, o: Options): Promise<voi
       return undefined;
     }
   };
-  for (const pair of pairs) if (o.warmupMs > 0) await ask(pair, { op: "warm", concurrency: c, ms: o.warmupMs }, o.warmupMs);
+  if (o.warmupMs > 0) for (const pair of pairs) await ask(pair, { op: "warm", concurrency: c, ms: o.warmupMs }, o.warmupMs);
   const { slices, ms } = slicing(o);
   for (let k = 0; k < slices; k++) {
     for (let j = 0; j < pairs.length; j++) await ask(pairs[(k + j) % pairs.length]!, { op: "slice", concurrency: c, ms }, ms);

@@ -1,6 +1,7 @@
 // A Writer for protobufjs's generated encoders that writes bytes in place, whole frames (length prefix included) at a time.
 import protobuf from "protobufjs";
 import type { Message, Type, Writer } from "protobufjs";
+import { writePrefix } from "../../core/framing/length.js";
 
 const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 const { LongBits, float, base64, utf8 } = protobuf.util;
@@ -61,15 +62,8 @@ export class SlabWriter {
   /** Ends the frame: fills in its length and returns it, prefix included. */
   end(): Uint8Array {
     if (this.#forks.length !== 0) throw new Error("SlabWriter: a field is still open");
-    const buf = this.#buf;
-    const start = this.#start;
-    const n = this.pos - start - HEADER;
-    buf[start] = n >>> 24;
-    buf[start + 1] = (n >>> 16) & 0xff;
-    buf[start + 2] = (n >>> 8) & 0xff;
-    buf[start + 3] = n & 0xff;
     this.#busy = false;
-    return view(buf, start, this.pos);
+    return writePrefix(view(this.#buf, this.#start, this.pos));
   }
 
   /** Drops the frame being written (an encode threw). */
